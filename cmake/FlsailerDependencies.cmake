@@ -1,0 +1,13 @@
+# Every dependency comes from Debian 12 packages (scripts/install-deps.sh installs them).
+
+find_package(Threads REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(absl CONFIG REQUIRED)
+find_package(Protobuf REQUIRED)
+find_package(gRPC CONFIG REQUIRED)
+find_package(HDF5 REQUIRED COMPONENTS C)
+find_package(GTest REQUIRED)
+if(FLSAILER_BENCH)
+  find_package(benchmark REQUIRED)
+endif()
+find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)

@@ -1,0 +1,2 @@
+// Tests in progress.
+#include "gtest/gtest.h"

@@ -1,0 +1,2 @@
+// Placeholder: implementation in progress.
+#include "libs/data/simulate.h"

@@ -1,0 +1,13 @@
+// The subcommands of the `flsailer` command-line tool. Each takes the arguments after its name
+// and returns a process exit code; errors are printed to stderr.
+#ifndef FLSAILER_SERVICES_CLI_COMMANDS_H_
+#define FLSAILER_SERVICES_CLI_COMMANDS_H_
+
+namespace flsailer::cli {
+
+int RunInspect(int argc, char** argv);
+int RunSimulate(int argc, char** argv);
+
+}  // namespace flsailer::cli
+
+#endif  // FLSAILER_SERVICES_CLI_COMMANDS_H_

@@ -1,0 +1,42 @@
+// flsailer: the command-line front end (data inspection, simulation; later training, the
+// federation's services and PKI).
+#include <cstdio>
+#include <cstring>
+
+#include "services/cli/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int, char**);
+  const char* help;
+};
+
+constexpr Command kCommands[] = {
+    {"inspect", flsailer::cli::RunInspect,
+     "PATH [--metadata TSV] [--reference BED]   summarise a dataset (any supported format)"},
+    {"simulate", flsailer::cli::RunSimulate,
+     "--out DIR [--cells N --peaks P ...]       write synthetic scATAC-seq with batch effects"},
+};
+
+void Usage() {
+  std::fprintf(stderr, "usage: flsailer <command> [options]\n\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(stderr, "  %-9s %s\n", c.name, c.help);
+  std::fprintf(stderr, "\n'flsailer <command> --help' describes a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    Usage();
+    return argc < 2 ? 2 : 0;
+  }
+  for (const Command& c : kCommands) {
+    if (std::strcmp(argv[1], c.name) == 0) return c.run(argc - 2, argv + 2);
+  }
+  std::fprintf(stderr, "flsailer: unknown command '%s'\n\n", argv[1]);
+  Usage();
+  return 2;
+}
