@@ -33,10 +33,13 @@ absl::Status CsrMatrix::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("values: ", values.size(), " for ",
                                                    indices.size(), " entries"));
   }
+  // Offsets first: monotone offsets ending at nnz keep the entry scan below in bounds.
   for (int64_t r = 0; r < rows; ++r) {
     if (indptr[r + 1] < indptr[r]) {
       return absl::InvalidArgumentError(absl::StrCat("row ", r, ": offsets decrease"));
     }
+  }
+  for (int64_t r = 0; r < rows; ++r) {
     for (int64_t k = indptr[r]; k < indptr[r + 1]; ++k) {
       if (indices[k] < 0 || indices[k] >= cols) {
         return absl::InvalidArgumentError(

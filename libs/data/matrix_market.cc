@@ -197,7 +197,7 @@ absl::StatusOr<CsrMatrix> ParseMatrixMarket(LineReader& reader, const MtxReadOpt
     return reader.LineError(absl::StrCat("declares ", declared, " entries and ", m.rows,
                                          " cells, more than this reader accepts (", limit, ")"));
   }
-  if (m.rows > 0 && m.cols > 0 && declared / m.rows > m.cols) {
+  if (static_cast<__int128>(declared) > static_cast<__int128>(m.rows) * m.cols) {
     return reader.LineError(absl::StrCat("declares ", declared, " entries for a ", file_rows,
                                          " x ", file_cols, " matrix"));
   }
