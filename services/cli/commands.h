@@ -5,6 +5,7 @@
 
 namespace flsailer::cli {
 
+int RunConvert(int argc, char** argv);
 int RunInspect(int argc, char** argv);
 int RunSimulate(int argc, char** argv);
 

@@ -9,6 +9,7 @@
 #include "libs/data/dataset.h"
 #include "services/cli/args.h"
 #include "services/cli/commands.h"
+#include "services/cli/load_flags.h"
 
 namespace flsailer::cli {
 namespace {
@@ -33,42 +34,28 @@ void PrintQuantiles(const char* what, std::vector<double> values) {
 
 void PrintUsage() {
   std::fprintf(stderr,
-               "usage: flsailer inspect PATH [--format auto|10x|h5|h5ad|fragments]\n"
-               "                        [--metadata TSV] [--reference BED] [--barcodes TSV]\n"
+               "usage: flsailer inspect PATH [flags]\n"
                "PATH: a 10x folder (matrix.mtx[.gz], peaks.bed, barcodes.tsv), a 10x .h5,\n"
-               "an AnnData .h5ad, or a fragments.tsv.gz (with --reference).\n");
+               "an AnnData .h5ad, or a fragments.tsv.gz (with --reference).\n%s",
+               kLoadFlagsHelp);
 }
 
 }  // namespace
 
-absl::StatusOr<data::InputFormat> ParseFormat(const std::string& name) {
-  if (name == "auto") return data::InputFormat::kAuto;
-  if (name == "10x") return data::InputFormat::kTenxFolder;
-  if (name == "h5") return data::InputFormat::kTenxH5;
-  if (name == "h5ad") return data::InputFormat::kH5ad;
-  if (name == "fragments") return data::InputFormat::kFragments;
-  return absl::InvalidArgumentError("--format: expected auto, 10x, h5, h5ad or fragments");
-}
-
 int RunInspect(int argc, char** argv) {
-  auto args = Args::Parse(argc, argv, {"format", "metadata", "reference", "barcodes"}, {"help"});
+  auto args = Args::Parse(argc, argv, LoadFlagNames(), {"help"});
   if (!args.ok() || args->Has("help") || args->positional().size() != 1) {
     if (!args.ok()) std::fprintf(stderr, "flsailer inspect: %s\n", args.status().ToString().c_str());
     PrintUsage();
     return args.ok() && args->Has("help") ? 0 : 2;
   }
-  data::LoadOptions options;
-  auto format = ParseFormat(args->Get("format", "auto"));
-  if (!format.ok()) {
-    std::fprintf(stderr, "flsailer inspect: %s\n", std::string(format.status().message()).c_str());
+  auto options = LoadOptionsFromArgs(*args);
+  if (!options.ok()) {
+    std::fprintf(stderr, "flsailer inspect: %s\n", std::string(options.status().message()).c_str());
     return 2;
   }
-  options.format = *format;
-  options.metadata_path = args->Get("metadata");
-  options.reference_bed = args->Get("reference");
-  options.barcode_allowlist = args->Get("barcodes");
   const std::string path = args->positional()[0];
-  auto ds = data::LoadDataset(path, options);
+  auto ds = data::LoadDataset(path, *options);
   if (!ds.ok()) {
     std::fprintf(stderr, "flsailer inspect: %s\n", std::string(ds.status().message()).c_str());
     return 1;

@@ -14,6 +14,8 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"convert", flsailer::cli::RunConvert,
+     "INPUT --out OUT.h5ad                      convert any supported input to AnnData"},
     {"inspect", flsailer::cli::RunInspect,
      "PATH [--metadata TSV] [--reference BED]   summarise a dataset (any supported format)"},
     {"simulate", flsailer::cli::RunSimulate,
