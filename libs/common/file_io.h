@@ -81,9 +81,9 @@ class AtomicOutputFile {
   AtomicOutputFile& operator=(const AtomicOutputFile&) = delete;
 
   absl::Status Write(absl::string_view data);
-  // Appends the raw bytes of another file (already in the output's encoding) to the output.
-  // Only valid before any Write() on a gzip output, or for plain outputs. Used to concatenate
-  // gzip members.
+  // Appends the raw bytes of another file to the output. On a gzip output, what was written so
+  // far is finished as one gzip member and the file's bytes (a gzip stream themselves) follow as
+  // further members; output after this call is raw. Used to put a header before a streamed body.
   absl::Status AppendRawFile(const std::string& path);
   // Flushes, fsyncs and renames into place. Calling anything after Close() is an error.
   absl::Status Close();

@@ -109,6 +109,13 @@ void BucketSortByCell(std::vector<int32_t>* cells, CsrMatrix* m) {
   }
 }
 
+template <typename T>
+void AppendNumber(std::string* out, T value) {
+  char text[32];
+  const auto result = std::to_chars(text, text + sizeof(text), value);
+  out->append(text, result.ptr - text);
+}
+
 int64_t MaxEntriesForMemory() {
   const long pages = sysconf(_SC_PHYS_PAGES);
   const long page_size = sysconf(_SC_PAGESIZE);
@@ -318,19 +325,20 @@ absl::Status WriteMatrixMarket(const std::string& path, const CsrMatrix& m) {
                                               m.cols, " ", m.rows, " ", m.nnz(), "\n")));
   std::string buf;
   buf.reserve(1 << 20);
-  char num[64];
   for (int64_t r = 0; r < m.rows; ++r) {
     for (int64_t k = m.indptr[r]; k < m.indptr[r + 1]; ++k) {
-      char* p = std::to_chars(num, num + sizeof(num), m.indices[k] + 1).ptr;
-      *p++ = ' ';
-      p = std::to_chars(p, num + sizeof(num), r + 1).ptr;
+      AppendNumber(&buf, m.indices[k] + 1);
+      buf.push_back(' ');
+      AppendNumber(&buf, r + 1);
       if (!m.is_binary()) {
-        *p++ = ' ';
-        p = integral ? std::to_chars(p, num + sizeof(num), static_cast<int64_t>(m.values[k])).ptr
-                     : std::to_chars(p, num + sizeof(num), m.values[k]).ptr;
+        buf.push_back(' ');
+        if (integral) {
+          AppendNumber(&buf, static_cast<int64_t>(m.values[k]));
+        } else {
+          AppendNumber(&buf, m.values[k]);
+        }
       }
-      *p++ = '\n';
-      buf.append(num, p - num);
+      buf.push_back('\n');
     }
     if (buf.size() > (1 << 20) - 128) {
       FLS_RETURN_IF_ERROR(out->Write(buf));
