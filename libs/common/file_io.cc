@@ -86,18 +86,21 @@ absl::StatusOr<std::unique_ptr<LineReader>> LineReader::OpenFile(const std::stri
 }
 
 std::unique_ptr<LineReader> LineReader::FromString(absl::string_view data, std::string name) {
-  return std::unique_ptr<LineReader>(
+  std::unique_ptr<LineReader> reader(
       new LineReader(std::make_unique<MemorySource>(data), std::move(name)));
+  // Small inputs (fuzzers, tests) need no 4 MiB buffer; +1 leaves room to detect the end.
+  reader->initial_capacity_ = std::min(kInitialBuffer, std::max<size_t>(64, data.size() + 1));
+  return reader;
 }
 
 LineReader::LineReader(std::unique_ptr<Source> source, std::string name)
-    : source_(std::move(source)), name_(std::move(name)) {}
+    : source_(std::move(source)), name_(std::move(name)), initial_capacity_(kInitialBuffer) {}
 
 LineReader::~LineReader() = default;
 
 bool LineReader::Refill() {
   if (!buffer_) {
-    capacity_ = kInitialBuffer;
+    capacity_ = initial_capacity_;
     buffer_.reset(new char[capacity_]);
   }
   if (begin_ > 0) {

@@ -58,6 +58,7 @@ class LineReader {
   std::unique_ptr<Source> source_;
   std::string name_;
   std::unique_ptr<char[]> buffer_;
+  size_t initial_capacity_;  // first buffer size: 4 MiB for files, input-sized for memory
   size_t capacity_ = 0;
   size_t begin_ = 0;  // first unconsumed byte
   size_t end_ = 0;    // one past the last valid byte
@@ -65,7 +66,6 @@ class LineReader {
   int64_t line_number_ = 0;
   int64_t bytes_consumed_ = 0;
   absl::Status status_;
-  absl::string_view memory_;  // non-empty source for FromString readers
 };
 
 class AtomicOutputFile {

@@ -1,5 +1,6 @@
 #include "libs/data/csr_matrix.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -110,6 +111,76 @@ CsrBuilder::CsrBuilder(int64_t cols, bool binary, int64_t expected_nnz) : binary
 CsrMatrix CsrBuilder::Finish() && {
   matrix_.rows = static_cast<int64_t>(matrix_.indptr.size()) - 1;
   return std::move(matrix_);
+}
+
+void SortRowsAndSumDuplicates(CsrMatrix* m) {
+  std::vector<std::pair<int32_t, float>> row;
+  int64_t write = 0;
+  int64_t read_begin = 0;
+  for (int64_t r = 0; r < m->rows; ++r) {
+    const int64_t read_end = m->indptr[r + 1];
+    bool sorted = true;
+    for (int64_t k = read_begin + 1; k < read_end; ++k) {
+      if (m->indices[k] <= m->indices[k - 1]) {
+        sorted = false;
+        break;
+      }
+    }
+    if (sorted) {
+      if (write != read_begin) {
+        std::copy(m->indices.begin() + read_begin, m->indices.begin() + read_end,
+                  m->indices.begin() + write);
+        if (!m->values.empty()) {
+          std::copy(m->values.begin() + read_begin, m->values.begin() + read_end,
+                    m->values.begin() + write);
+        }
+      }
+      write += read_end - read_begin;
+    } else {
+      row.clear();
+      for (int64_t k = read_begin; k < read_end; ++k) row.emplace_back(m->indices[k], m->value(k));
+      std::sort(row.begin(), row.end());
+      for (size_t i = 0; i < row.size(); ++i) {
+        if (i > 0 && row[i].first == row[i - 1].first) {
+          if (!m->values.empty()) m->values[write - 1] += row[i].second;
+          continue;
+        }
+        m->indices[write] = row[i].first;
+        if (!m->values.empty()) m->values[write] = row[i].second;
+        ++write;
+      }
+    }
+    read_begin = read_end;
+    m->indptr[r + 1] = write;
+  }
+  m->indices.resize(write);
+  if (!m->values.empty()) m->values.resize(write);
+}
+
+void CsrFromEntries(std::vector<int32_t>* rows, CsrMatrix* m) {
+  m->indptr.assign(m->rows + 1, 0);
+  for (int32_t r : *rows) ++m->indptr[r + 1];
+  for (int64_t r = 0; r < m->rows; ++r) m->indptr[r + 1] += m->indptr[r];
+  std::vector<int64_t> next(m->indptr.begin(), m->indptr.end() - 1);
+  const bool has_values = !m->values.empty();
+  for (int64_t bucket = 0; bucket < m->rows; ++bucket) {
+    const int64_t bucket_end = m->indptr[bucket + 1];
+    while (next[bucket] < bucket_end) {
+      const int64_t pos = next[bucket];
+      const int32_t row = (*rows)[pos];
+      if (row == bucket) {
+        ++next[bucket];
+        continue;
+      }
+      // Swap the element into its own bucket; the element we get back is examined next.
+      const int64_t dest = next[row]++;
+      std::swap((*rows)[pos], (*rows)[dest]);
+      std::swap(m->indices[pos], m->indices[dest]);
+      if (has_values) std::swap(m->values[pos], m->values[dest]);
+    }
+  }
+  std::vector<int32_t>().swap(*rows);
+  SortRowsAndSumDuplicates(m);
 }
 
 CsrMatrix Transpose(const CsrMatrix& m) {

@@ -64,6 +64,16 @@ class CsrBuilder {
   bool binary_;
 };
 
+// Turns entries collected in any order into CSR form in place. On entry, m->rows and m->cols give
+// the shape, m->indices and m->values (empty for binary) each entry's column and value, and
+// (*rows)[k] entry k's row (each in [0, m->rows)). Entries are bucketed by row without a second
+// copy (in-place American flag sort), then rows are sorted and duplicates summed; *rows is freed.
+void CsrFromEntries(std::vector<int32_t>* rows, CsrMatrix* m);
+
+// Sorts each row by column and sums duplicate columns, compacting the arrays in place. Rows that
+// are already sorted are only moved. REQUIRES: m->indptr is a valid set of row offsets.
+void SortRowsAndSumDuplicates(CsrMatrix* m);
+
 // Transposes a CSR matrix (equivalently, converts CSC to CSR). Output rows are sorted.
 CsrMatrix Transpose(const CsrMatrix& m);
 

@@ -16,12 +16,21 @@ struct FragmentCountOptions {
   std::vector<std::string> allowlist;
 };
 
-// Reads fragments (chrom, start, end, barcode[, duplicate count]; 0-based half-open; "#" header
-// lines skipped) and counts, per barcode, the Tn5 insertion sites - both ends of each fragment,
-// `start` and `end - 1` - that fall inside each reference peak (a fragment lying inside one peak
-// adds 2, as in ArchR; a site inside overlapping peaks counts for each). Fragments of barcodes not
-// in the allow-list are skipped. Rejects malformed lines (missing columns, non-integer or negative
-// coordinates, start >= end), naming the line. The result's peaks are `peaks`.
+// Reads fragments (chrom, start, end, barcode[, duplicate count]; tab-separated; 0-based
+// half-open; "#" header lines and blank lines skipped) and counts, per barcode, the Tn5 insertion
+// sites - both ends of each fragment, `start` and `end - 1` - that fall inside each reference peak
+// (a fragment lying inside one peak adds 2, as in ArchR; a site inside overlapping peaks counts
+// for each). Columns after the barcode are ignored: as in ArchR and Signac, the duplicate count
+// does not weight a fragment. Fragments of barcodes not in the allow-list are skipped (their
+// lines are checked all the same). Rejects malformed lines (missing columns, non-integer or
+// negative coordinates, start >= end, empty chromosome or barcode), naming the line; also an input
+// without fragments and an allow-list naming a barcode twice. The result's peaks are `peaks`, its
+// rows are sorted and hold counts.
+//
+// Memory: while reading, about 12 bytes per distinct (cell, peak) pair for position-sorted files
+// such as 10x's (unsorted input: up to one per insertion inside a peak), plus the barcode table;
+// nothing for fragments outside peaks or of skipped barcodes. The result (8 bytes per non-zero)
+// is then built beside them. Counts are floats, exact below 2^24.
 absl::StatusOr<Dataset> CountFragments(LineReader& fragments, const std::vector<Peak>& peaks,
                                        const FragmentCountOptions& options = {});
 

@@ -38,77 +38,6 @@ inline bool ScanUint(const char** p, const char* end, uint64_t* out) {
   return true;
 }
 
-// Sorts each row's entries by peak and sums duplicates, compacting the arrays in place.
-void SortAndMergeRows(CsrMatrix* m) {
-  std::vector<std::pair<int32_t, float>> row;
-  int64_t write = 0;
-  int64_t read_begin = 0;
-  for (int64_t r = 0; r < m->rows; ++r) {
-    const int64_t read_end = m->indptr[r + 1];
-    bool sorted = true;
-    for (int64_t k = read_begin + 1; k < read_end; ++k) {
-      if (m->indices[k] <= m->indices[k - 1]) {
-        sorted = false;
-        break;
-      }
-    }
-    if (sorted) {
-      if (write != read_begin) {
-        std::copy(m->indices.begin() + read_begin, m->indices.begin() + read_end,
-                  m->indices.begin() + write);
-        if (!m->values.empty()) {
-          std::copy(m->values.begin() + read_begin, m->values.begin() + read_end,
-                    m->values.begin() + write);
-        }
-      }
-      write += read_end - read_begin;
-    } else {
-      row.clear();
-      for (int64_t k = read_begin; k < read_end; ++k) row.emplace_back(m->indices[k], m->value(k));
-      std::sort(row.begin(), row.end());
-      for (size_t i = 0; i < row.size(); ++i) {
-        if (i > 0 && row[i].first == row[i - 1].first) {
-          if (!m->values.empty()) m->values[write - 1] += row[i].second;
-          continue;
-        }
-        m->indices[write] = row[i].first;
-        if (!m->values.empty()) m->values[write] = row[i].second;
-        ++write;
-      }
-    }
-    read_begin = read_end;
-    m->indptr[r + 1] = write;
-  }
-  m->indices.resize(write);
-  if (!m->values.empty()) m->values.resize(write);
-}
-
-// In-place bucket sort of parallel (cells, indices, values) arrays by cell (American flag sort):
-// no second copy of the entries is ever made. Fills m->indptr.
-void BucketSortByCell(std::vector<int32_t>* cells, CsrMatrix* m) {
-  m->indptr.assign(m->rows + 1, 0);
-  for (int32_t c : *cells) ++m->indptr[c + 1];
-  for (int64_t r = 0; r < m->rows; ++r) m->indptr[r + 1] += m->indptr[r];
-  std::vector<int64_t> next(m->indptr.begin(), m->indptr.end() - 1);
-  const bool has_values = !m->values.empty();
-  for (int64_t bucket = 0; bucket < m->rows; ++bucket) {
-    const int64_t bucket_end = m->indptr[bucket + 1];
-    while (next[bucket] < bucket_end) {
-      int64_t pos = next[bucket];
-      int32_t cell = (*cells)[pos];
-      if (cell == bucket) {
-        ++next[bucket];
-        continue;
-      }
-      // Swap the element into its own bucket; the element we get back is examined next.
-      const int64_t dest = next[cell]++;
-      std::swap((*cells)[pos], (*cells)[dest]);
-      std::swap(m->indices[pos], m->indices[dest]);
-      if (has_values) std::swap(m->values[pos], m->values[dest]);
-    }
-  }
-}
-
 template <typename T>
 void AppendNumber(std::string* out, T value) {
   char text[32];
@@ -297,10 +226,10 @@ absl::StatusOr<CsrMatrix> ParseMatrixMarket(LineReader& reader, const MtxReadOpt
       ++current_cell;
     }
   } else {
-    BucketSortByCell(&cells, &m);
-    std::vector<int32_t>().swap(cells);
+    CsrFromEntries(&cells, &m);
+    return m;
   }
-  SortAndMergeRows(&m);
+  SortRowsAndSumDuplicates(&m);
   return m;
 }
 

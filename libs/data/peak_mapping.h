@@ -39,8 +39,7 @@ class PeakIndex {
   // one chromosome many times in a row (position-sorted fragment files) look its name up once.
   int32_t ChromosomeId(absl::string_view chrom) const;
   // Overlapping() / Containing() on the chromosome with handle `chrom_id` (-1: no peaks).
-  void OverlappingOn(int32_t chrom_id, int64_t start, int64_t end,
-                     std::vector<int32_t>* out) const;
+  void OverlappingOn(int32_t chrom_id, int64_t start, int64_t end, std::vector<int32_t>* out) const;
   void ContainingOn(int32_t chrom_id, int64_t pos, std::vector<int32_t>* out) const {
     OverlappingOn(chrom_id, pos, pos + 1, out);
   }
