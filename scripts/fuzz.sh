@@ -15,7 +15,7 @@ demo=examples/data/granja2019_bmmc
 corpus=build/fuzz/corpus
 rm -rf "$corpus"
 mkdir -p "$corpus"/{matrix_market_fuzz,bed_fuzz,cell_table_fuzz,fragments_fuzz}
-zcat "$demo/matrix.mtx.gz" | head -n 40 > "$corpus/matrix_market_fuzz/demo.mtx"
+gzip -dc "$demo/matrix.mtx.gz" | sed -n 1,40p > "$corpus/matrix_market_fuzz/demo.mtx"
 printf '%%%%MatrixMarket matrix coordinate pattern general\n5 3 2\n2 1\n5 3\n' \
   > "$corpus/matrix_market_fuzz/pattern.mtx"
 head -n 20 "$demo/peaks.bed" > "$corpus/bed_fuzz/demo.bed"
