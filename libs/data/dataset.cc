@@ -53,7 +53,10 @@ absl::StatusOr<Dataset> LoadTenxFolder(const std::string& dir) {
 }  // namespace
 
 absl::Status Dataset::Validate() const {
-  FLS_RETURN_IF_ERROR(matrix.Validate());
+  const std::string source = this->source.empty() ? "dataset" : this->source;
+  if (absl::Status s = matrix.Validate(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": matrix: ", s.message()));
+  }
   if (static_cast<int64_t>(barcodes.size()) != matrix.rows) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": ", barcodes.size(),
                                                    " barcodes for ", matrix.rows, " cells"));
