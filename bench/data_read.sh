@@ -46,11 +46,11 @@ field() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1==k {print $2}'; }
 mtx_s=$(field "$mtx_line" median_s)
 
 echo "== scipy.io.mmread (1 run)"
-scipy_out=$(/usr/bin/time -f "scipy_peak_rss_mb=%M" /usr/bin/python3 -c "
+scipy_out=$(/usr/bin/time -f "scipy_peak_rss_kib=%M" /usr/bin/python3 -c "
 import time, scipy, scipy.io
 t = time.perf_counter(); m = scipy.io.mmread('$mtx'); t = time.perf_counter() - t
 print(f'scipy_version={scipy.__version__} scipy_s={t:.3f} nnz={m.nnz}')" 2>&1)
-echo "$scipy_out" | sed 's/scipy_peak_rss_mb=\([0-9]*\)/scipy_peak_rss_mb=\1 (KiB)/'
+echo "$scipy_out"
 scipy_s=$(echo "$scipy_out" | tr ' ' '\n' | awk -F= '$1=="scipy_s" {print $2}')
 
 echo
