@@ -104,6 +104,8 @@ class AtomicOutputFile {
 // Reads a whole (small) file, transparently gunzipping it. For headers, BED files and fixtures.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 bool FileExists(const std::string& path);
+// mkdir -p: creates `path` and missing parents; OK if it already exists as a directory.
+absl::Status MakeDirectories(const std::string& path);
 bool IsDirectory(const std::string& path);
 
 }  // namespace flsailer

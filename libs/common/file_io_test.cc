@@ -141,6 +141,17 @@ TEST(AtomicOutputFileTest, ConcatenatedGzipMembersReadAsOneStream) {
   EXPECT_EQ(*ReadFileToString(path), "first\nsecond\nthird\n");
 }
 
+TEST(MakeDirectoriesTest, CreatesParentsAndRefusesFiles) {
+  const std::string base = TempPath("dirs");
+  EXPECT_TRUE(MakeDirectories(base + "/a/b/c").ok());
+  EXPECT_TRUE(IsDirectory(base + "/a/b/c"));
+  EXPECT_TRUE(MakeDirectories(base + "/a/b").ok());  // exists already
+  auto out = AtomicOutputFile::Create(base + "/file");
+  ASSERT_TRUE((*out)->Close().ok());
+  EXPECT_FALSE(MakeDirectories(base + "/file").ok());
+  EXPECT_FALSE(MakeDirectories(base + "/file/sub").ok());
+}
+
 TEST(TextTest, ParsesNumbersStrictly) {
   int64_t i;
   EXPECT_TRUE(ParseInt64("-42", &i));

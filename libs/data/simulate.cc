@@ -394,22 +394,6 @@ inline int32_t Draw(const AliasEntry* table, uint32_t n, Rng& rng) {
   return static_cast<uint32_t>(r) < e.threshold ? static_cast<int32_t>(slot) : e.alias;
 }
 
-absl::Status MakeDirs(const std::string& path) {
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = path.find('/', pos + 1);
-    const std::string prefix = path.substr(0, pos);
-    if (::mkdir(prefix.c_str(), 0777) != 0 && errno != EEXIST) {
-      return absl::PermissionDeniedError(
-          absl::StrCat(prefix, ": cannot create directory: ", std::strerror(errno)));
-    }
-  }
-  if (!IsDirectory(path)) {
-    return absl::FailedPreconditionError(absl::StrCat(path, ": exists and is not a directory"));
-  }
-  return absl::OkStatus();
-}
-
 // Removes a file when it goes out of scope (the matrix body, on every path).
 struct RemoveOnExit {
   std::string path;
@@ -423,7 +407,7 @@ class TenxFolderWriter {
   static absl::StatusOr<std::unique_ptr<TenxFolderWriter>> Create(const std::string& dir,
                                                                   const SimulationOptions& o,
                                                                   const std::vector<Peak>& peaks) {
-    FLS_RETURN_IF_ERROR(MakeDirs(dir));
+    FLS_RETURN_IF_ERROR(MakeDirectories(dir));
     FLS_RETURN_IF_ERROR(WriteBed(absl::StrCat(dir, "/peaks.bed"), peaks));
     std::unique_ptr<TenxFolderWriter> w(new TenxFolderWriter);
     w->matrix_path_ = absl::StrCat(dir, o.gzip ? "/matrix.mtx.gz" : "/matrix.mtx");
@@ -563,7 +547,7 @@ absl::StatusOr<SimulationSummary> Simulate(const SimulationOptions& options,
   }
 
   const std::vector<Peak> peaks = MakePeaks(o);
-  FLS_RETURN_IF_ERROR(MakeDirs(out_dir));
+  FLS_RETURN_IF_ERROR(MakeDirectories(out_dir));
   FLS_RETURN_IF_ERROR(WriteTruth(o, model, peaks, out_dir));
 
   SimulationSummary summary;
