@@ -1,7 +1,5 @@
 #include "libs/data/simulate.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
