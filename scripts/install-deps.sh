@@ -10,7 +10,9 @@ PACKAGES=(
   # core libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libtorch-dev libopenblas0-pthread libeigen3-dev libssl-dev prometheus-cpp-dev libabsl-dev
-  libhdf5-dev zlib1g-dev libigraph-dev libhnswlib-dev
+  libhdf5-dev zlib1g-dev libhnswlib-dev
+  # igraph and the libraries its CMake config links (Debian does not pull them in)
+  libigraph-dev libarpack2-dev libglpk-dev libplfit-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev time
   python3 python3-numpy python3-scipy python3-anndata python3-h5py python3-sklearn
