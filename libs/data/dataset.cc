@@ -8,6 +8,7 @@
 #include "libs/common/status_macros.h"
 #include "libs/data/fragments.h"
 #include "libs/data/hdf5_formats.h"
+#include "libs/data/isolated_reader.h"
 #include "libs/data/matrix_market.h"
 #include "libs/data/peak_mapping.h"
 
@@ -115,12 +116,13 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& path, const LoadOptions& 
       FLS_ASSIGN_OR_RETURN(ds, LoadTenxFolder(path));
       break;
     }
+    // HDF5 files are read in a child process: libhdf5 itself can crash on corrupt files.
     case InputFormat::kTenxH5: {
-      FLS_ASSIGN_OR_RETURN(ds, ReadTenxH5(path));
+      FLS_ASSIGN_OR_RETURN(ds, ReadInChildProcess(path, ReadTenxH5));
       break;
     }
     case InputFormat::kH5ad: {
-      FLS_ASSIGN_OR_RETURN(ds, ReadH5ad(path));
+      FLS_ASSIGN_OR_RETURN(ds, ReadInChildProcess(path, ReadH5ad));
       break;
     }
     case InputFormat::kFragments: {

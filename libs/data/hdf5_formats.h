@@ -12,6 +12,7 @@
 //
 // Known limit: libhdf5 1.10.8 itself can crash on some deliberately corrupted files (out-of-bounds
 // reads in its global heap, which holds variable-length strings); nothing above it can catch that.
+// LoadDataset therefore calls these readers in a child process (isolated_reader.h).
 //
 // Thread safety: Debian's HDF5 is the serial (non-thread-safe) build. These functions must not
 // run concurrently with each other or with any other HDF5 use in the process.
