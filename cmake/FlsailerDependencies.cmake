@@ -7,6 +7,10 @@ find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(GTest REQUIRED)
+# libs/eval: Leiden clustering and graph layouts (libigraph-dev 0.10 ships igraph::igraph) and
+# approximate nearest neighbours (libhnswlib-dev, header-only).
+find_package(igraph CONFIG REQUIRED)
+find_path(HNSWLIB_INCLUDE_DIR hnswlib/hnswlib.h REQUIRED)
 if(FLSAILER_BENCH)
   find_package(benchmark REQUIRED)
 endif()

@@ -1,5 +1,7 @@
 #include "services/cli/args.h"
 
+#include <cstdio>
+
 #include "absl/strings/str_cat.h"
 #include "libs/common/text.h"
 
@@ -70,6 +72,20 @@ absl::StatusOr<double> Args::GetDouble(const std::string& name, double fallback)
                                                    "' is not a number"));
   }
   return v;
+}
+
+int PrintError(const std::string& command, const absl::Status& status) {
+  std::fprintf(stderr, "flsailer %s: %s\n", command.c_str(), std::string(status.message()).c_str());
+  return 1;
+}
+
+int PrintUsage(const std::string& command, const absl::Status& status, const std::string& usage) {
+  if (!status.ok()) {
+    std::fprintf(stderr, "flsailer %s: %s\n", command.c_str(),
+                 std::string(status.message()).c_str());
+  }
+  std::fprintf(stderr, "%s", usage.c_str());
+  return status.ok() ? 0 : 2;
 }
 
 }  // namespace flsailer::cli

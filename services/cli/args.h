@@ -31,6 +31,13 @@ class Args {
   std::vector<std::string> positional_;
 };
 
+// Prints "flsailer <command>: <message>" to stderr and returns the exit code for a failed run (1).
+int PrintError(const std::string& command, const absl::Status& status);
+
+// Prints "flsailer <command>: <message>" then `usage` to stderr; returns 2 (bad usage), or 0 when
+// the status is OK (--help).
+int PrintUsage(const std::string& command, const absl::Status& status, const std::string& usage);
+
 }  // namespace flsailer::cli
 
 #endif  // FLSAILER_SERVICES_CLI_ARGS_H_

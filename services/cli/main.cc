@@ -16,8 +16,12 @@ struct Command {
 constexpr Command kCommands[] = {
     {"convert", flsailer::cli::RunConvert,
      "INPUT --out OUT.h5ad                      convert any supported input to AnnData"},
+    {"evaluate", flsailer::cli::RunEvaluate,
+     "--embedding TSV --metadata TSV --out DIR   metrics and a picture of an embedding"},
     {"inspect", flsailer::cli::RunInspect,
      "PATH [--metadata TSV] [--reference BED]   summarise a dataset (any supported format)"},
+    {"lsi", flsailer::cli::RunLsi,
+     "--input PATH --out DIR                    LSI baseline embedding, evaluated"},
     {"simulate", flsailer::cli::RunSimulate,
      "--out DIR [--cells N --peaks P ...]       write synthetic scATAC-seq with batch effects"},
 };
