@@ -11,6 +11,8 @@ find_package(GTest REQUIRED)
 # approximate nearest neighbours (libhnswlib-dev, header-only).
 find_package(igraph CONFIG REQUIRED)
 find_path(HNSWLIB_INCLUDE_DIR hnswlib/hnswlib.h REQUIRED)
+# LibTorch (Debian libtorch-dev 1.13); only libs/model links it, PRIVATE.
+find_package(Torch REQUIRED)
 if(FLSAILER_BENCH)
   find_package(benchmark REQUIRED)
 endif()

@@ -6,10 +6,12 @@
 namespace flsailer::cli {
 
 int RunConvert(int argc, char** argv);
+int RunEmbed(int argc, char** argv);
 int RunEvaluate(int argc, char** argv);
 int RunInspect(int argc, char** argv);
 int RunLsi(int argc, char** argv);
 int RunSimulate(int argc, char** argv);
+int RunTrain(int argc, char** argv);
 
 }  // namespace flsailer::cli
 

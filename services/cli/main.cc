@@ -16,6 +16,8 @@ struct Command {
 constexpr Command kCommands[] = {
     {"convert", flsailer::cli::RunConvert,
      "INPUT --out OUT.h5ad                      convert any supported input to AnnData"},
+    {"embed", flsailer::cli::RunEmbed,
+     "--model DIR --input PATH --out DIR        embed new cells with a trained model"},
     {"evaluate", flsailer::cli::RunEvaluate,
      "--embedding TSV --metadata TSV --out DIR   metrics and a picture of an embedding"},
     {"inspect", flsailer::cli::RunInspect,
@@ -24,6 +26,8 @@ constexpr Command kCommands[] = {
      "--input PATH --out DIR                    LSI baseline embedding, evaluated"},
     {"simulate", flsailer::cli::RunSimulate,
      "--out DIR [--cells N --peaks P ...]       write synthetic scATAC-seq with batch effects"},
+    {"train", flsailer::cli::RunTrain,
+     "--input PATH --out DIR                    train the invariant VAE, evaluated"},
 };
 
 void Usage() {

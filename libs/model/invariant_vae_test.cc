@@ -1,0 +1,601 @@
+#include "libs/model/invariant_vae.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/model/muon.h"
+
+namespace flsailer::model {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Binary cells x peaks data: each cell has a type and a batch; peaks [type * block, +block) are
+// open with probability 0.6 in cells of that type, peaks of the batch's own block (after the type
+// blocks) with `batch_open`, every other peak with 0.03.
+struct Synthetic {
+  data::CsrMatrix x;
+  std::vector<int32_t> type;
+  std::vector<int32_t> batch;
+};
+
+Synthetic MakeData(int64_t cells, int32_t peaks, int32_t types, int32_t batches, double batch_open,
+                   uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  const int32_t block = peaks / (types + batches);
+  Synthetic s;
+  data::CsrBuilder b(peaks, /*binary=*/true);
+  for (int64_t i = 0; i < cells; ++i) {
+    const int32_t t = static_cast<int32_t>(i % types);
+    const int32_t k = static_cast<int32_t>((i / types) % batches);
+    s.type.push_back(t);
+    s.batch.push_back(k);
+    for (int32_t j = 0; j < peaks; ++j) {
+      double prob = 0.03;
+      if (j / block == t) prob = 0.6;
+      if (j / block == types + k) prob = batch_open;
+      if (u(rng) < prob) b.Add(j, 1);
+    }
+    b.FinishRow();
+  }
+  s.x = std::move(b).Finish();
+  return s;
+}
+
+VaeConfig SmallConfig(int32_t peaks) {
+  VaeConfig c;
+  c.input_dim = peaks;
+  c.encoder_hidden = {48, 16};
+  c.decoder_hidden = {16, 48};
+  c.latent_dim = 4;
+  c.pos_weight = 5;
+  return c;
+}
+
+TrainOptions FastOptions(int32_t epochs) {
+  TrainOptions o;
+  o.epochs = epochs;
+  o.batch_size = 50;
+  o.learning_rate = 3e-3f;
+  return o;
+}
+
+std::unique_ptr<InvariantVae> MustCreate(const VaeConfig& c, uint64_t seed = 1) {
+  absl::StatusOr<std::unique_ptr<InvariantVae>> m = InvariantVae::Create(c, seed);
+  EXPECT_TRUE(m.ok()) << m.status();
+  return std::move(m).value();
+}
+
+Covariates DepthOnly(const data::CsrMatrix& x) {
+  Covariates c;
+  c.log_depth = StandardisedLogDepth(x);
+  return c;
+}
+
+// Fraction of cells whose nearest class centroid (in standardised coordinates) is their own.
+double CentroidAccuracy(const data::DenseMatrix& z, const std::vector<int32_t>& label,
+                        int32_t classes) {
+  const int64_t d = z.cols;
+  std::vector<double> mean(d, 0), sd(d, 0);
+  for (int64_t i = 0; i < z.rows; ++i) {
+    for (int64_t c = 0; c < d; ++c) mean[c] += z.data[i * d + c] / z.rows;
+  }
+  for (int64_t i = 0; i < z.rows; ++i) {
+    for (int64_t c = 0; c < d; ++c) sd[c] += std::pow(z.data[i * d + c] - mean[c], 2) / z.rows;
+  }
+  for (double& v : sd) v = std::sqrt(v) + 1e-9;
+  std::vector<double> centroid(classes * d, 0);
+  std::vector<double> count(classes, 0);
+  for (int64_t i = 0; i < z.rows; ++i) {
+    count[label[i]] += 1;
+    for (int64_t c = 0; c < d; ++c) {
+      centroid[label[i] * d + c] += (z.data[i * d + c] - mean[c]) / sd[c];
+    }
+  }
+  for (int32_t k = 0; k < classes; ++k) {
+    for (int64_t c = 0; c < d; ++c) centroid[k * d + c] /= count[k];
+  }
+  int64_t correct = 0;
+  for (int64_t i = 0; i < z.rows; ++i) {
+    int32_t best = 0;
+    double best_dist = 1e300;
+    for (int32_t k = 0; k < classes; ++k) {
+      double dist = 0;
+      for (int64_t c = 0; c < d; ++c) {
+        dist += std::pow((z.data[i * d + c] - mean[c]) / sd[c] - centroid[k * d + c], 2);
+      }
+      if (dist < best_dist) best_dist = dist, best = k;
+    }
+    correct += best == label[i];
+  }
+  return static_cast<double>(correct) / static_cast<double>(z.rows);
+}
+
+std::string TempPath(const std::string& name) {
+  return absl::StrCat(::testing::TempDir(), "/vae_", getpid(), "_", name);
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+void WriteAll(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+TEST(VaeConfigTest, RejectsBadConfigurations) {
+  VaeConfig c = SmallConfig(100);
+  EXPECT_TRUE(c.Validate().ok());
+  VaeConfig bad = c;
+  bad.input_dim = 0;
+  EXPECT_THAT(bad.Validate().message(), HasSubstr("input_dim"));
+  bad = c;
+  bad.encoder_hidden.clear();
+  EXPECT_THAT(bad.Validate().message(), HasSubstr("encoder_hidden"));
+  bad = c;
+  bad.decoder_hidden = {16, -1};
+  EXPECT_THAT(bad.Validate().message(), HasSubstr("decoder_hidden"));
+  bad = c;
+  bad.pos_weight = std::nanf("");
+  EXPECT_THAT(bad.Validate().message(), HasSubstr("pos_weight"));
+  bad = c;
+  bad.mi_lambda = -1;
+  EXPECT_FALSE(InvariantVae::Create(bad, 1).ok());
+  bad = c;
+  bad.kl_beta = std::numeric_limits<float>::infinity();
+  EXPECT_THAT(bad.Validate().message(), HasSubstr("kl_beta"));
+  bad = c;
+  bad.input_dim = 1 << 30;
+  bad.encoder_hidden = {1 << 20};
+  EXPECT_THAT(bad.Validate().message(), HasSubstr("too large"));
+}
+
+TEST(LayoutTest, OrderIsStableAndContiguous) {
+  VaeConfig c = SmallConfig(30);
+  c.num_batches = 3;
+  const ParameterLayout layout = LayoutForConfig(c);
+  std::vector<std::string> names;
+  int64_t offset = 0;
+  for (const ParameterLayout::Entry& e : layout.entries) {
+    names.push_back(e.name);
+    EXPECT_EQ(e.offset, offset) << e.name;
+    offset += e.size();
+  }
+  EXPECT_EQ(offset, layout.size);
+  EXPECT_EQ(layout.version, ParameterLayout::kCurrentVersion);
+  // The order is part of the federated protocol: changing it needs a new layout version.
+  EXPECT_THAT(names, ::testing::ElementsAre(
+      "encoder.0.weight", "encoder.0.bias", "encoder.0.bn.weight", "encoder.0.bn.bias",
+      "encoder.1.weight", "encoder.1.bias", "encoder.1.bn.weight", "encoder.1.bn.bias",
+      "encoder.mu.weight", "encoder.mu.bias", "encoder.logvar.weight", "encoder.logvar.bias",
+      "decoder.0.weight", "decoder.0.bias", "decoder.0.bn.weight", "decoder.0.bn.bias",
+      "decoder.1.weight", "decoder.1.bias", "decoder.1.bn.weight", "decoder.1.bn.bias",
+      "decoder.out.weight", "decoder.out.bias", "encoder.0.bn.running_mean",
+      "encoder.0.bn.running_var", "encoder.1.bn.running_mean", "encoder.1.bn.running_var",
+      "decoder.0.bn.running_mean", "decoder.0.bn.running_var", "decoder.1.bn.running_mean",
+      "decoder.1.bn.running_var", "encoder.input_weight"));
+  EXPECT_EQ(layout.Find("encoder.0.weight")->shape, (std::vector<int64_t>{30, 48}));
+  EXPECT_EQ(layout.Find("decoder.0.weight")->shape, (std::vector<int64_t>{16, 4 + 1 + 3}));
+  EXPECT_EQ(layout.Find("decoder.out.weight")->shape, (std::vector<int64_t>{30, 48}));
+  EXPECT_TRUE(layout.Find("decoder.1.bn.running_var")->buffer);
+  EXPECT_FALSE(layout.Find("decoder.1.bn.weight")->buffer);
+  EXPECT_EQ(layout.Find("no.such"), nullptr);
+
+  std::unique_ptr<InvariantVae> m = MustCreate(c);
+  ASSERT_EQ(m->Layout().entries.size(), layout.entries.size());
+  EXPECT_EQ(m->Layout().size, layout.size);
+}
+
+TEST(LayoutTest, FlattenRoundTrip) {
+  const VaeConfig c = SmallConfig(40);
+  std::unique_ptr<InvariantVae> a = MustCreate(c, 1);
+  std::unique_ptr<InvariantVae> b = MustCreate(c, 2);
+  std::vector<float> pa = a->GetParameters();
+  ASSERT_EQ(static_cast<int64_t>(pa.size()), a->Layout().size);
+  EXPECT_NE(pa, b->GetParameters());
+  ASSERT_TRUE(b->SetParameters(pa).ok());
+  EXPECT_EQ(b->GetParameters(), pa);
+  // Same parameters, same embedding.
+  Synthetic s = MakeData(20, 40, 2, 1, 0, 3);
+  absl::StatusOr<data::DenseMatrix> ea = a->Embed(s.x);
+  absl::StatusOr<data::DenseMatrix> eb = b->Embed(s.x);
+  ASSERT_TRUE(ea.ok() && eb.ok());
+  EXPECT_EQ(ea->data, eb->data);
+  // BatchNorm running statistics at their initial values, as documented.
+  const ParameterLayout::Entry* var = a->Layout().Find("encoder.0.bn.running_var");
+  EXPECT_EQ(pa[var->offset], 1.0f);
+
+  std::vector<float> wrong(pa.size() - 1);
+  EXPECT_THAT(b->SetParameters(wrong).message(), HasSubstr("layout has"));
+  std::vector<float> nan = pa;
+  nan[5] = std::nanf("");
+  EXPECT_THAT(b->SetParameters(nan).message(), HasSubstr("not finite"));
+  EXPECT_EQ(b->GetParameters(), pa);
+}
+
+TEST(TrainTest, DeterministicForASeed) {
+  Synthetic s = MakeData(120, 60, 2, 1, 0, 4);
+  const VaeConfig c = SmallConfig(60);
+  auto run = [&](uint64_t init_seed, uint64_t train_seed) {
+    std::unique_ptr<InvariantVae> m = MustCreate(c, init_seed);
+    TrainOptions o = FastOptions(3);
+    o.seed = train_seed;
+    EXPECT_TRUE(m->Train(s.x, DepthOnly(s.x), o).ok());
+    return m->GetParameters();
+  };
+  const std::vector<float> a = run(1, 1);
+  EXPECT_EQ(a, run(1, 1));
+  EXPECT_NE(a, run(2, 1));
+  EXPECT_NE(a, run(1, 2));
+}
+
+TEST(TrainTest, ReducesLossAndSeparatesGroups) {
+  Synthetic s = MakeData(200, 80, 2, 1, 0, 5);
+  std::unique_ptr<InvariantVae> m = MustCreate(SmallConfig(80));
+  std::vector<double> losses;
+  TrainOptions o = FastOptions(30);
+  o.on_epoch = [&](int32_t epoch, int32_t epochs, double loss) {
+    EXPECT_EQ(epochs, 30);
+    EXPECT_EQ(epoch, static_cast<int32_t>(losses.size()));
+    losses.push_back(loss);
+  };
+  absl::StatusOr<TrainReport> r = m->Train(s.x, DepthOnly(s.x), o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(losses.size(), 30u);
+  EXPECT_EQ(r->epochs_run, 30);
+  EXPECT_EQ(m->epochs_trained(), 30);
+  EXPECT_LT(losses.back(), 0.8 * losses.front());
+  EXPECT_DOUBLE_EQ(r->final_loss, losses.back());
+  EXPECT_GT(r->cells_per_second, 0);
+  absl::StatusOr<data::DenseMatrix> z = m->Embed(s.x);
+  ASSERT_TRUE(z.ok());
+  EXPECT_EQ(z->rows, 200);
+  EXPECT_EQ(z->cols, 4);
+  EXPECT_GE(CentroidAccuracy(*z, s.type, 2), 0.98);
+  absl::StatusOr<double> rec = m->ReconstructionLoss(s.x, DepthOnly(s.x));
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  EXPECT_GT(*rec, 0);
+  EXPECT_LT(*rec, 2 * r->final_reconstruction);
+}
+
+TEST(TrainTest, InputWeightingTrains) {
+  Synthetic s = MakeData(100, 60, 2, 1, 0, 6);
+  VaeConfig c = SmallConfig(60);
+  c.input_weighting = InputWeighting::kTfIdf;
+  std::unique_ptr<InvariantVae> m = MustCreate(c);
+  const std::vector<float> idf = InverseDocumentFrequency(s.x);
+  ASSERT_EQ(idf.size(), 60u);
+  EXPECT_GT(idf[59], idf[0]);  // type-block peaks are open more often than background peaks
+  ASSERT_TRUE(m->SetInputWeights(idf).ok());
+  EXPECT_FALSE(m->SetInputWeights(std::vector<float>(59, 1)).ok());
+  EXPECT_FALSE(m->SetInputWeights(std::vector<float>(60, -1)).ok());
+  absl::StatusOr<TrainReport> r = m->Train(s.x, DepthOnly(s.x), FastOptions(20));
+  ASSERT_TRUE(r.ok()) << r.status();
+  absl::StatusOr<data::DenseMatrix> z = m->Embed(s.x);
+  ASSERT_TRUE(z.ok());
+  EXPECT_GE(CentroidAccuracy(*z, s.type, 2), 0.98);
+}
+
+TEST(TrainTest, MutualInformationPenaltyRemovesBatch) {
+  // Two cell types in two batches; each batch opens its own block of peaks in every cell.
+  Synthetic s = MakeData(240, 80, 2, 2, 0.6, 7);
+  Covariates cov = DepthOnly(s.x);
+  cov.batch = s.batch;
+  auto batch_accuracy = [&](float lambda) {
+    double sum = 0;
+    for (uint64_t seed = 1; seed <= 2; ++seed) {
+      VaeConfig c = SmallConfig(80);
+      c.num_batches = 2;
+      c.mi_lambda = lambda;
+      std::unique_ptr<InvariantVae> m = MustCreate(c, seed);
+      TrainOptions o = FastOptions(40);
+      o.seed = seed;
+      // Input dropout alone already hides much of a batch's peaks; isolate the penalty.
+      o.input_dropout = 0;
+      EXPECT_TRUE(m->Train(s.x, cov, o).ok());
+      absl::StatusOr<data::DenseMatrix> z = m->Embed(s.x);
+      EXPECT_TRUE(z.ok());
+      EXPECT_GE(CentroidAccuracy(*z, s.type, 2), 0.95);
+      sum += CentroidAccuracy(*z, s.batch, 2);
+    }
+    return sum / 2;
+  };
+  const double without = batch_accuracy(0);
+  const double with = batch_accuracy(1);
+  EXPECT_LT(with, without - 0.1) << "batch accuracy on z: lambda 0 " << without
+                                 << ", lambda 1 " << with;
+}
+
+TEST(TrainTest, MuonEqRTrains) {
+  Synthetic s = MakeData(200, 80, 2, 1, 0, 8);
+  std::unique_ptr<InvariantVae> m = MustCreate(SmallConfig(80));
+  std::vector<double> losses;
+  TrainOptions o = FastOptions(30);
+  o.optimizer = LocalOptimizer::kMuonEqR;
+  o.on_epoch = [&](int32_t, int32_t, double loss) { losses.push_back(loss); };
+  ASSERT_TRUE(m->Train(s.x, DepthOnly(s.x), o).ok());
+  EXPECT_LT(losses.back(), 0.8 * losses.front());
+  absl::StatusOr<data::DenseMatrix> z = m->Embed(s.x);
+  ASSERT_TRUE(z.ok());
+  EXPECT_GE(CentroidAccuracy(*z, s.type, 2), 0.98);
+}
+
+TEST(MuonTest, NewtonSchulzIsNearlyOrthogonal) {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal(0, 1);
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{20, 50}, {50, 20}}) {
+    std::vector<float> m(rows * cols);
+    for (float& v : m) v = 3 * normal(rng);
+    const std::vector<float> x = NewtonSchulzOrthogonalize(m, rows, cols);
+    ASSERT_EQ(x.size(), m.size());
+    // Gram matrix of the shorter side: close to the identity.
+    const int64_t n = std::min(rows, cols);
+    double max_off = 0, min_diag = 1e9, max_diag = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        double dot = 0;
+        const int64_t len = std::max(rows, cols);
+        for (int64_t k = 0; k < len; ++k) {
+          dot += rows <= cols ? double{x[i * cols + k]} * x[j * cols + k]
+                              : double{x[k * cols + i]} * x[k * cols + j];
+        }
+        if (i == j) {
+          min_diag = std::min(min_diag, dot);
+          max_diag = std::max(max_diag, dot);
+        } else {
+          max_off = std::max(max_off, std::abs(dot));
+        }
+      }
+    }
+    EXPECT_GT(min_diag, 0.4) << rows << "x" << cols;
+    EXPECT_LT(max_diag, 1.5);
+    EXPECT_LT(max_off, 0.3);
+  }
+  const std::vector<float> zero = NewtonSchulzOrthogonalize(std::vector<float>(6, 0), 2, 3);
+  EXPECT_EQ(zero, std::vector<float>(6, 0));
+}
+
+TEST(RemapTest, KeptPeaksKeepTheirRows) {
+  VaeConfig c = SmallConfig(10);
+  std::unique_ptr<InvariantVae> m = MustCreate(c);
+  std::vector<float> w(10);
+  for (int j = 0; j < 10; ++j) w[j] = 0.5f + j;
+  ASSERT_TRUE(m->SetInputWeights(w).ok());
+  const ParameterLayout old_layout = m->Layout();
+  const std::vector<float> old_params = m->GetParameters();
+  // New peak 0 is old 7, new 1 is fresh, new 2 is old 2, new 3 is fresh.
+  const std::vector<int32_t> new_to_old = {7, -1, 2, -1};
+  ASSERT_TRUE(m->RemapInputFeatures(new_to_old, 5).ok());
+  EXPECT_EQ(m->config().input_dim, 4);
+  const ParameterLayout& layout = m->Layout();
+  const std::vector<float> params = m->GetParameters();
+  ASSERT_EQ(static_cast<int64_t>(params.size()), layout.size);
+  for (const char* name : {"encoder.0.weight", "decoder.out.weight", "decoder.out.bias",
+                           "encoder.input_weight"}) {
+    const ParameterLayout::Entry* e_old = old_layout.Find(name);
+    const ParameterLayout::Entry* e_new = layout.Find(name);
+    ASSERT_EQ(e_new->shape[0], 4) << name;
+    const int64_t width = e_new->size() / 4;
+    for (int64_t j = 0; j < 4; ++j) {
+      const float* row = &params[e_new->offset + j * width];
+      if (new_to_old[j] >= 0) {
+        const float* old_row = &old_params[e_old->offset + new_to_old[j] * width];
+        EXPECT_EQ(std::vector<float>(row, row + width),
+                  std::vector<float>(old_row, old_row + width))
+            << name << " row " << j;
+      } else if (std::string(name) == "encoder.input_weight") {
+        EXPECT_EQ(row[0], 1.0f);
+      }
+    }
+  }
+  // Layers that do not see peaks are untouched.
+  const ParameterLayout::Entry* e_old = old_layout.Find("encoder.1.weight");
+  const ParameterLayout::Entry* e_new = layout.Find("encoder.1.weight");
+  EXPECT_EQ(std::vector<float>(&params[e_new->offset], &params[e_new->offset] + e_new->size()),
+            std::vector<float>(&old_params[e_old->offset],
+                               &old_params[e_old->offset] + e_old->size()));
+  // The model works on the new peak set and refuses the old one.
+  Synthetic s4 = MakeData(30, 4, 1, 1, 0, 10);
+  EXPECT_TRUE(m->Train(s4.x, DepthOnly(s4.x), FastOptions(1)).ok());
+  Synthetic s10 = MakeData(30, 10, 1, 1, 0, 10);
+  EXPECT_THAT(m->Embed(s10.x).status().message(), HasSubstr("expects 4"));
+
+  EXPECT_THAT(m->RemapInputFeatures({0, 0}, 1).message(), HasSubstr("twice"));
+  EXPECT_THAT(m->RemapInputFeatures({4}, 1).message(), HasSubstr("outside"));
+  EXPECT_THAT(m->RemapInputFeatures({}, 1).message(), HasSubstr("empty"));
+  EXPECT_EQ(m->config().input_dim, 4);
+}
+
+TEST(CheckpointTest, ContinuedTrainingMatchesInMemory) {
+  Synthetic s = MakeData(100, 50, 2, 2, 0.3, 11);
+  VaeConfig c = SmallConfig(50);
+  c.num_batches = 2;
+  Covariates cov = DepthOnly(s.x);
+  cov.batch = s.batch;
+  for (LocalOptimizer opt : {LocalOptimizer::kAdam, LocalOptimizer::kMuonEqR}) {
+    std::unique_ptr<InvariantVae> m = MustCreate(c);
+    TrainOptions o = FastOptions(2);
+    o.optimizer = opt;
+    o.kl_cycle_epochs = 4;
+    ASSERT_TRUE(m->Train(s.x, cov, o).ok());
+    const std::string path = TempPath("continue.ckpt");
+    ASSERT_TRUE(m->SaveCheckpoint(path).ok());
+    absl::StatusOr<std::unique_ptr<InvariantVae>> loaded = InvariantVae::LoadCheckpoint(path);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    EXPECT_EQ((*loaded)->GetParameters(), m->GetParameters());
+    EXPECT_EQ((*loaded)->epochs_trained(), 2);
+    EXPECT_EQ((*loaded)->config().num_batches, 2);
+    ASSERT_TRUE(m->Train(s.x, cov, o).ok());
+    ASSERT_TRUE((*loaded)->Train(s.x, cov, o).ok());
+    EXPECT_EQ((*loaded)->GetParameters(), m->GetParameters());
+    std::remove(path.c_str());
+  }
+}
+
+TEST(CheckpointTest, FreshModelRoundTrip) {
+  std::unique_ptr<InvariantVae> m = MustCreate(SmallConfig(20));
+  const std::string path = TempPath("fresh.ckpt");
+  ASSERT_TRUE(m->SaveCheckpoint(path).ok());
+  absl::StatusOr<std::unique_ptr<InvariantVae>> loaded = InvariantVae::LoadCheckpoint(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->GetParameters(), m->GetParameters());
+  EXPECT_EQ((*loaded)->Layout().size, m->Layout().size);
+  std::remove(path.c_str());
+}
+
+TEST(CheckpointTest, BadFilesAreClearErrors) {
+  Synthetic s = MakeData(60, 20, 2, 1, 0, 12);
+  std::unique_ptr<InvariantVae> m = MustCreate(SmallConfig(20));
+  ASSERT_TRUE(m->Train(s.x, DepthOnly(s.x), FastOptions(1)).ok());
+  const std::string path = TempPath("bad.ckpt");
+  ASSERT_TRUE(m->SaveCheckpoint(path).ok());
+  const std::string good = ReadAll(path);
+  auto load_error = [&](const std::string& bytes) {
+    WriteAll(path, bytes);
+    absl::StatusOr<std::unique_ptr<InvariantVae>> r = InvariantVae::LoadCheckpoint(path);
+    EXPECT_FALSE(r.ok());
+    return std::string(r.status().message());
+  };
+  std::string flipped = good;
+  flipped[good.size() - 100] ^= 0x10;  // inside the optimizer state
+  EXPECT_THAT(load_error(flipped), HasSubstr("checksum mismatch"));
+  EXPECT_THAT(load_error(good.substr(0, good.size() - 9)), HasSubstr("truncated"));
+  EXPECT_THAT(load_error(good.substr(0, 30)), HasSubstr("truncated"));
+  EXPECT_THAT(load_error(good + "x"), HasSubstr("trailing data"));
+  EXPECT_THAT(load_error(""), HasSubstr("truncated"));
+  std::string magic = good;
+  magic[0] = 'X';
+  EXPECT_THAT(load_error(magic), HasSubstr("bad magic"));
+  std::string version = good;
+  version[8] = 9;
+  EXPECT_THAT(load_error(version), HasSubstr("format version 9"));
+  // The stored layout disagrees with the configuration: rename "encoder.0.weight".
+  std::string renamed = good;
+  const size_t at = renamed.find("encoder.0.weight");
+  ASSERT_NE(at, std::string::npos);
+  renamed[at] = 'E';
+  EXPECT_THAT(load_error(renamed), HasSubstr("configuration implies 'encoder.0.weight'"));
+  // A configuration that cannot be: input_dim (right after the version) set to -5.
+  std::string negative = good;
+  const int32_t minus_five = -5;
+  std::memcpy(&negative[12], &minus_five, sizeof(minus_five));
+  EXPECT_THAT(load_error(negative), HasSubstr("input_dim"));
+  std::remove(path.c_str());
+  EXPECT_THAT(InvariantVae::LoadCheckpoint(TempPath("missing.ckpt")).status().message(),
+              HasSubstr("cannot open"));
+  EXPECT_FALSE(m->SaveCheckpoint("/nonexistent-dir/x.ckpt").ok());
+}
+
+TEST(InputTest, MismatchedDataIsAnError) {
+  VaeConfig c = SmallConfig(20);
+  c.num_batches = 2;
+  std::unique_ptr<InvariantVae> m = MustCreate(c);
+  Synthetic s = MakeData(40, 20, 2, 2, 0.3, 13);
+  Covariates cov = DepthOnly(s.x);
+  cov.batch = s.batch;
+  const TrainOptions o = FastOptions(1);
+  EXPECT_TRUE(m->Train(s.x, cov, o).ok());
+
+  Synthetic wide = MakeData(40, 21, 2, 2, 0.3, 13);
+  EXPECT_THAT(m->Train(wide.x, cov, o).status().message(),
+              HasSubstr("the data has 21 peaks but the model expects 20"));
+  EXPECT_THAT(m->Embed(wide.x).status().message(), HasSubstr("expects 20"));
+  Covariates short_batch = cov;
+  short_batch.batch.pop_back();
+  EXPECT_THAT(m->Train(s.x, short_batch, o).status().message(), HasSubstr("batch covariate"));
+  Covariates bad_batch = cov;
+  bad_batch.batch[3] = 2;
+  EXPECT_THAT(m->Train(s.x, bad_batch, o).status().message(), HasSubstr("outside [0, 2)"));
+  Covariates no_depth = cov;
+  no_depth.log_depth.clear();
+  EXPECT_THAT(m->Train(s.x, no_depth, o).status().message(), HasSubstr("depth covariate"));
+  Covariates nan_depth = cov;
+  nan_depth.log_depth[0] = std::nanf("");
+  EXPECT_THAT(m->Train(s.x, nan_depth, o).status().message(), HasSubstr("not finite"));
+  EXPECT_THAT(m->ReconstructionLoss(s.x, no_depth).status().message(),
+              HasSubstr("depth covariate"));
+
+  data::CsrMatrix empty;
+  empty.cols = 20;
+  EXPECT_THAT(m->Train(empty, Covariates{}, o).status().message(), HasSubstr("no cells"));
+  EXPECT_THAT(m->Embed(empty).status().message(), HasSubstr("no cells"));
+  data::CsrMatrix one = s.x.SelectRows({0});
+  Covariates one_cov{{0}, {0.0f}};
+  EXPECT_THAT(m->Train(one, one_cov, o).status().message(), HasSubstr("at least 2 cells"));
+  data::CsrMatrix corrupt = s.x;
+  corrupt.indices[0] = 25;  // beyond the columns
+  EXPECT_FALSE(m->Train(corrupt, cov, o).ok());
+  EXPECT_FALSE(m->Embed(corrupt).ok());
+
+  TrainOptions bad = o;
+  bad.batch_size = 1;
+  EXPECT_THAT(m->Train(s.x, cov, bad).status().message(), HasSubstr("batch_size"));
+  bad = o;
+  bad.learning_rate = -1;
+  EXPECT_THAT(m->Train(s.x, cov, bad).status().message(), HasSubstr("learning_rate"));
+  bad = o;
+  bad.threads = 0;
+  EXPECT_THAT(m->Train(s.x, cov, bad).status().message(), HasSubstr("threads"));
+
+  VaeConfig plain = SmallConfig(20);
+  std::unique_ptr<InvariantVae> p = MustCreate(plain);
+  EXPECT_THAT(p->Train(s.x, cov, o).status().message(), HasSubstr("num_batches 0"));
+}
+
+TEST(InputTest, DivergingLossIsAnErrorNamingTheEpoch) {
+  Synthetic s = MakeData(60, 20, 2, 1, 0, 14);
+  std::unique_ptr<InvariantVae> m = MustCreate(SmallConfig(20));
+  TrainOptions o = FastOptions(50);
+  o.learning_rate = 1e30f;
+  absl::StatusOr<TrainReport> r = m->Train(s.x, DepthOnly(s.x), o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("in epoch"));
+}
+
+TEST(StatisticsTest, DepthAndIdf) {
+  data::CsrBuilder b(3, /*binary=*/false);
+  b.Add(0, 3);
+  b.FinishRow();
+  b.Add(0, 1);
+  b.Add(2, 8);
+  b.FinishRow();
+  const data::CsrMatrix x = std::move(b).Finish();
+  const std::vector<float> d = StandardisedLogDepth(x);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_NEAR(d[0], -1.0, 1e-5);  // two cells standardise to -1 and +1
+  EXPECT_NEAR(d[1], 1.0, 1e-5);
+  const std::vector<float> given = StandardisedLogDepth(x, std::log(4.0), 1.0);
+  EXPECT_NEAR(given[0], 0.0, 1e-6);
+  const std::vector<float> idf = InverseDocumentFrequency(x);
+  EXPECT_NEAR(idf[0], std::log1p(2.0 / 3.0), 1e-6);
+  EXPECT_NEAR(idf[1], std::log1p(2.0), 1e-6);
+  EXPECT_NEAR(idf[2], std::log1p(1.0), 1e-6);
+}
+
+TEST(StatisticsTest, RecommendedEpochsGiveAboutTheSameSteps) {
+  EXPECT_EQ(RecommendedEpochs(600), 200);     // 6 minibatches per epoch
+  EXPECT_EQ(RecommendedEpochs(2000), 60);
+  EXPECT_EQ(RecommendedEpochs(50), 1000);     // one minibatch per epoch, capped
+  EXPECT_EQ(RecommendedEpochs(100000), 30);   // floor
+  EXPECT_EQ(RecommendedEpochs(600, 50), 100);
+}
+
+}  // namespace
+}  // namespace flsailer::model

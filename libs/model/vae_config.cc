@@ -1,0 +1,222 @@
+// The torch-free parts of the model API: configuration checks, the parameter layout and the
+// per-cell / per-peak statistics the model is fed with.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "libs/model/invariant_vae.h"
+
+namespace flsailer::model {
+namespace {
+
+// Keeps every layer size and the total parameter count far from int64 overflow and from sizes
+// no machine holds; a checkpoint header claiming more is rejected before anything is allocated.
+constexpr int64_t kMaxLayerWidth = int64_t{1} << 24;
+constexpr int64_t kMaxParameters = int64_t{1} << 36;
+constexpr int32_t kMaxLayers = 16;
+
+absl::Status CheckSizes(const char* name, const std::vector<int32_t>& sizes) {
+  if (sizes.empty()) return absl::InvalidArgumentError(absl::StrCat(name, " must not be empty"));
+  if (sizes.size() > kMaxLayers) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " has ", sizes.size(), " layers; at most ", kMaxLayers));
+  }
+  for (int32_t s : sizes) {
+    if (s <= 0 || s > kMaxLayerWidth) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, " sizes must be in [1, ", kMaxLayerWidth, "], got ", s));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool FiniteNonNegative(float v) { return std::isfinite(v) && v >= 0; }
+
+}  // namespace
+
+absl::Status VaeConfig::Validate() const {
+  if (input_dim <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("input_dim must be > 0, got ", input_dim));
+  }
+  if (input_dim > kMaxLayerWidth * 64) {
+    return absl::InvalidArgumentError(absl::StrCat("input_dim ", input_dim, " is too large"));
+  }
+  if (absl::Status s = CheckSizes("encoder_hidden", encoder_hidden); !s.ok()) return s;
+  if (absl::Status s = CheckSizes("decoder_hidden", decoder_hidden); !s.ok()) return s;
+  if (latent_dim <= 0 || latent_dim > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("latent_dim must be in [1, 4096], got ", latent_dim));
+  }
+  if (num_batches < 0 || num_batches > 1 << 20) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("num_batches must be in [0, 2^20], got ", num_batches));
+  }
+  if (!std::isfinite(leaky_relu_slope)) {
+    return absl::InvalidArgumentError("leaky_relu_slope must be finite");
+  }
+  if (!std::isfinite(pos_weight) || pos_weight <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("pos_weight must be > 0, got ", pos_weight));
+  }
+  if (!FiniteNonNegative(mi_lambda)) {
+    return absl::InvalidArgumentError(absl::StrCat("mi_lambda must be >= 0, got ", mi_lambda));
+  }
+  if (!FiniteNonNegative(kl_beta)) {
+    return absl::InvalidArgumentError(absl::StrCat("kl_beta must be >= 0, got ", kl_beta));
+  }
+  switch (input_weighting) {
+    case InputWeighting::kBinary:
+    case InputWeighting::kIdf:
+    case InputWeighting::kTfIdf:
+      break;
+    default:
+      return absl::InvalidArgumentError("unknown input_weighting");
+  }
+  // The two per-peak layers dominate; bound the total so that sizes never overflow.
+  const int64_t widest = std::max(encoder_hidden.front(), decoder_hidden.back());
+  if (int64_t{input_dim} * (widest + 3) * 2 > kMaxParameters) {
+    return absl::InvalidArgumentError(absl::StrCat("model too large: ", input_dim, " peaks x ",
+                                                   widest, " hidden units"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TrainOptions::Validate() const {
+  if (epochs < 0) return absl::InvalidArgumentError(absl::StrCat("epochs must be >= 0"));
+  if (batch_size < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch_size must be >= 2 (BatchNorm needs two cells), got ", batch_size));
+  }
+  if (!std::isfinite(learning_rate) || learning_rate <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("learning_rate must be > 0, got ", learning_rate));
+  }
+  if (!FiniteNonNegative(weight_decay)) {
+    return absl::InvalidArgumentError(absl::StrCat("weight_decay must be >= 0"));
+  }
+  if (!std::isfinite(lr_decay) || lr_decay <= 0 || lr_decay > 1) {
+    return absl::InvalidArgumentError(absl::StrCat("lr_decay must be in (0, 1], got ", lr_decay));
+  }
+  if (warmup_epochs < 0 || kl_cycle_epochs < 0) {
+    return absl::InvalidArgumentError("warmup_epochs and kl_cycle_epochs must be >= 0");
+  }
+  if (!std::isfinite(input_dropout) || input_dropout < 0 || input_dropout >= 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("input_dropout must be in [0, 1), got ", input_dropout));
+  }
+  if (optimizer != LocalOptimizer::kAdam && optimizer != LocalOptimizer::kMuonEqR) {
+    return absl::InvalidArgumentError("unknown optimizer");
+  }
+  if (!FiniteNonNegative(fedprox_mu)) {
+    return absl::InvalidArgumentError("fedprox_mu must be >= 0");
+  }
+  if (threads < 1 || threads > 1024) {
+    return absl::InvalidArgumentError(absl::StrCat("threads must be in [1, 1024], got ", threads));
+  }
+  return absl::OkStatus();
+}
+
+int32_t RecommendedEpochs(int64_t cells, int32_t batch_size) {
+  constexpr int64_t kSteps = 1200;
+  const int64_t steps_per_epoch = std::max<int64_t>(1, cells / std::max(batch_size, 1));
+  return static_cast<int32_t>(std::clamp<int64_t>((kSteps + steps_per_epoch - 1) / steps_per_epoch,
+                                                  30, 1000));
+}
+
+std::vector<float> StandardisedLogDepth(const data::CsrMatrix& counts, double mean, double sd) {
+  std::vector<double> sums = counts.RowSums();
+  std::vector<float> out(sums.size());
+  for (double& s : sums) s = std::log1p(s);
+  if (sd <= 0 && !sums.empty()) {
+    double m = 0;
+    for (double s : sums) m += s;
+    m /= static_cast<double>(sums.size());
+    double var = 0;
+    for (double s : sums) var += (s - m) * (s - m);
+    var /= static_cast<double>(sums.size());
+    mean = m;
+    sd = std::sqrt(var);
+  }
+  for (size_t i = 0; i < sums.size(); ++i) {
+    out[i] = sd > 0 ? static_cast<float>((sums[i] - mean) / sd) : 0.0f;
+  }
+  return out;
+}
+
+std::vector<float> InverseDocumentFrequency(const data::CsrMatrix& counts) {
+  std::vector<int64_t> df = counts.ColumnNnz();
+  std::vector<float> idf(df.size());
+  const double n = static_cast<double>(counts.rows);
+  for (size_t j = 0; j < df.size(); ++j) {
+    idf[j] = static_cast<float>(std::log1p(n / (1.0 + static_cast<double>(df[j]))));
+  }
+  return idf;
+}
+
+int64_t ParameterLayout::Entry::size() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+const ParameterLayout::Entry* ParameterLayout::Find(const std::string& name) const {
+  for (const Entry& e : entries) {
+    if (e.name == name) return &e;
+  }
+  return nullptr;
+}
+
+ParameterLayout LayoutForConfig(const VaeConfig& config) {
+  ParameterLayout layout;
+  auto add = [&layout](std::string name, std::vector<int64_t> shape, bool buffer) {
+    ParameterLayout::Entry e;
+    e.name = std::move(name);
+    e.shape = std::move(shape);
+    e.offset = layout.size;
+    e.buffer = buffer;
+    layout.size += e.size();
+    layout.entries.push_back(std::move(e));
+  };
+  const int64_t p = config.input_dim;
+  auto add_layer = [&](const std::string& prefix, std::vector<int64_t> weight_shape, int64_t out,
+                       bool batch_norm) {
+    add(prefix + ".weight", std::move(weight_shape), false);
+    add(prefix + ".bias", {out}, false);
+    if (batch_norm) {
+      add(prefix + ".bn.weight", {out}, false);
+      add(prefix + ".bn.bias", {out}, false);
+    }
+  };
+  int64_t in = p;
+  for (size_t k = 0; k < config.encoder_hidden.size(); ++k) {
+    const int64_t out = config.encoder_hidden[k];
+    add_layer(absl::StrCat("encoder.", k),
+              k == 0 ? std::vector<int64_t>{p, out} : std::vector<int64_t>{out, in}, out, true);
+    in = out;
+  }
+  add_layer("encoder.mu", {config.latent_dim, in}, config.latent_dim, false);
+  add_layer("encoder.logvar", {config.latent_dim, in}, config.latent_dim, false);
+  in = int64_t{config.latent_dim} + (config.depth_covariate ? 1 : 0) + config.num_batches;
+  for (size_t k = 0; k < config.decoder_hidden.size(); ++k) {
+    const int64_t out = config.decoder_hidden[k];
+    add_layer(absl::StrCat("decoder.", k), {out, in}, out, true);
+    in = out;
+  }
+  add_layer("decoder.out", {p, in}, p, false);
+  for (size_t k = 0; k < config.encoder_hidden.size(); ++k) {
+    add(absl::StrCat("encoder.", k, ".bn.running_mean"), {config.encoder_hidden[k]}, true);
+    add(absl::StrCat("encoder.", k, ".bn.running_var"), {config.encoder_hidden[k]}, true);
+  }
+  for (size_t k = 0; k < config.decoder_hidden.size(); ++k) {
+    add(absl::StrCat("decoder.", k, ".bn.running_mean"), {config.decoder_hidden[k]}, true);
+    add(absl::StrCat("decoder.", k, ".bn.running_var"), {config.decoder_hidden[k]}, true);
+  }
+  add("encoder.input_weight", {p}, true);
+  return layout;
+}
+
+}  // namespace flsailer::model

@@ -1,0 +1,121 @@
+// `flsailer train --input PATH --out DIR`: the invariant VAE trained on one dataset (the
+// centralised reference for the federation), its embedding evaluated, the model saved.
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "libs/common/file_io.h"
+#include "libs/common/status_macros.h"
+#include "libs/data/peaks.h"
+#include "libs/eval/categories.h"
+#include "libs/model/invariant_vae.h"
+#include "services/cli/args.h"
+#include "services/cli/commands.h"
+#include "services/cli/embedding_run.h"
+#include "services/cli/load_flags.h"
+
+namespace flsailer::cli {
+namespace {
+
+// "epoch 12/100  loss 812.3  31.2 s elapsed, ETA 228 s" every epoch, on stderr.
+class EpochProgress {
+ public:
+  void operator()(int32_t epoch, int32_t epochs, double loss) {
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double eta = elapsed / (epoch + 1) * (epochs - epoch - 1);
+    std::fprintf(stderr, "train: epoch %d/%d  loss %.2f  %.1f s elapsed, ETA %.0f s\n", epoch + 1,
+                 epochs, loss, elapsed, eta);
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+absl::Status SaveModel(const std::string& dir, const model::InvariantVae& vae,
+                       const data::Dataset& ds, const eval::Categories& batches) {
+  FLS_RETURN_IF_ERROR(vae.SaveCheckpoint(dir + "/model.ckpt"));
+  FLS_RETURN_IF_ERROR(data::WriteBed(dir + "/model_peaks.bed", ds.peaks));
+  FLS_ASSIGN_OR_RETURN(auto out, AtomicOutputFile::Create(dir + "/model_batches.txt"));
+  for (const std::string& name : batches.names) FLS_RETURN_IF_ERROR(out->Write(name + "\n"));
+  return out->Close();
+}
+
+}  // namespace
+
+int RunTrain(int argc, char** argv) {
+  const std::string usage = absl::StrCat(
+      "usage: flsailer train --input PATH --out DIR [flags]\n"
+      "Trains the invariant VAE (batch-conditioned decoder, MI penalty) on one dataset; writes\n"
+      "DIR/embedding.tsv, DIR/metrics.json, DIR/embedding.svg and the model (DIR/model.ckpt,\n"
+      "DIR/model_peaks.bed, DIR/model_batches.txt) for `flsailer embed`.\n"
+      "  --input PATH        10x folder, .h5, .h5ad or fragments (with --reference)\n"
+      "  --epochs N          training epochs (default: the model's default)\n"
+      "  --lambda X          weight of the mutual-information penalty (default 1)\n"
+      "  --optimizer adam|muon   local optimizer (muon: MuonEq-R for hidden matrices)\n",
+      kReportFlagsHelp, kLoadFlagsHelp);
+  std::set<std::string> flags = LoadFlagNames();
+  flags.insert(ReportFlagNames().begin(), ReportFlagNames().end());
+  flags.insert({"input", "epochs", "lambda", "optimizer"});
+  auto args = Args::Parse(argc, argv, flags, {"help"});
+  if (!args.ok()) return PrintUsage("train", args.status(), usage);
+  if (args->Has("help")) return PrintUsage("train", absl::OkStatus(), usage);
+
+  model::VaeConfig config;
+  model::TrainOptions options;
+  auto epochs = args->GetInt("epochs", options.epochs);
+  auto lambda = args->GetDouble("lambda", config.mi_lambda);
+  const std::string optimizer = args->Get("optimizer", "adam");
+  if (!epochs.ok() || !lambda.ok() || (optimizer != "adam" && optimizer != "muon")) {
+    return PrintUsage("train", absl::InvalidArgumentError(
+                                   "--epochs and --lambda must be numbers, --optimizer adam|muon"),
+                      usage);
+  }
+  auto ds = LoadInputFromArgs(*args);
+  if (!ds.ok()) return PrintError("train", ds.status());
+  auto settings = ReportSettingsFromArgs(*args, ds->metadata);
+  if (!settings.ok()) return PrintUsage("train", settings.status(), usage);
+
+  auto batch_values = MetadataColumn(ds->metadata, settings->batch_col);
+  if (!batch_values.ok()) return PrintError("train", batch_values.status());
+  const eval::Categories batches = eval::EncodeCategories(*batch_values);
+  config.input_dim = static_cast<int32_t>(ds->matrix.cols);
+  config.num_batches = batches.names.size() > 1 ? static_cast<int32_t>(batches.names.size()) : 0;
+  config.mi_lambda = static_cast<float>(*lambda);
+  model::Covariates covariates;
+  if (config.num_batches > 0) covariates.batch = batches.codes;
+  if (config.depth_covariate) covariates.log_depth = model::StandardisedLogDepth(ds->matrix);
+  options.epochs = static_cast<int32_t>(*epochs);
+  options.seed = settings->seed;
+  options.threads = settings->threads;
+  options.optimizer =
+      optimizer == "muon" ? model::LocalOptimizer::kMuonEqR : model::LocalOptimizer::kAdam;
+  options.on_epoch = EpochProgress();
+
+  const auto start = std::chrono::steady_clock::now();
+  auto vae = model::InvariantVae::Create(config, settings->seed);
+  if (!vae.ok()) return PrintError("train", vae.status());
+  if (config.input_weighting != model::InputWeighting::kBinary) {
+    if (absl::Status s = (*vae)->SetInputWeights(model::InverseDocumentFrequency(ds->matrix));
+        !s.ok()) {
+      return PrintError("train", s);
+    }
+  }
+  auto report = (*vae)->Train(ds->matrix, covariates, options);
+  if (!report.ok()) return PrintError("train", report.status());
+  auto embedding = (*vae)->Embed(ds->matrix, settings->threads);
+  if (!embedding.ok()) return PrintError("train", embedding.status());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(stderr, "train: %d epochs, %.0f cells/s\n", report->epochs_run,
+               report->cells_per_second);
+  if (absl::Status s = SaveModel(settings->out_dir, **vae, *ds, batches); !s.ok()) {
+    return PrintError("train", s);
+  }
+  absl::Status written = WriteEmbeddingReport(*settings, ds->barcodes, ds->metadata, *embedding,
+                                              "invariant VAE", seconds);
+  return written.ok() ? 0 : PrintError("train", written);
+}
+
+}  // namespace flsailer::cli
