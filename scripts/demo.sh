@@ -18,6 +18,11 @@ echo "== The bundled dataset"
 "$flsailer" inspect examples/data/granja2019_bmmc
 
 echo
+echo "== Embeddings of the bundled dataset: LSI baseline and the invariant VAE (donor as batch)"
+"$flsailer" lsi --input examples/data/granja2019_bmmc --batch-col sample_group --out "$out/lsi"
+"$flsailer" train --input examples/data/granja2019_bmmc --batch-col sample_group --out "$out/vae"
+
+echo
 echo "== A synthetic federation: 3 institutions with depth, accessibility and cell-mix effects"
 "$flsailer" simulate --out "$out/synthetic" --cells 3000 --peaks 5000 --cell-types 5 \
   --institutions 3 --per-institution --seed 7
