@@ -9,9 +9,10 @@
 // 2. Training throughput, cells/s per epoch (median over epochs), at SAILER's model size
 //    (p -> 1000 -> 100 -> 10, decoder 10+1 -> 100 -> 1000 -> p), batch 100, at 5,000, 20,000 and
 //    200,000 peaks (synthetic, 3% density) and 1 and 2 threads, with the peak resident memory of
-//    each run; on the real dataset also with the project's default (smaller) network. Each run is a fresh process (this binary re-executed with --run) so that its peak
-//    memory is its own. Anchor: SAILER's PyTorch code trains ~850 cells/s on one thread at 5,000
-//    peaks (granja2019_bmmc, batch 100).
+//    each run; on the real dataset also with the project's default (smaller) network. Each run
+//    is a fresh process (this binary re-executed with --run) so that its peak memory is its own.
+//    Anchor: SAILER's PyTorch code trains ~850 cells/s on one thread at 5,000 peaks
+//    (granja2019_bmmc, batch 100).
 #include <sys/resource.h>
 #include <unistd.h>
 

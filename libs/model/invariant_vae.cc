@@ -118,13 +118,17 @@ struct Minibatch {
   std::vector<int32_t> peak_start;  // input_dim + 1
   std::vector<int32_t> by_peak_cell;
   std::vector<float> by_peak_weight;
+  // Scratch of the grouping, kept to reuse its memory.
+  std::vector<uint8_t> keep;
+  std::vector<int32_t> next;
 };
 
 // Groups the minibatch's entries by peak (counting sort): the encoder's input. With dropout > 0
 // each entry is kept with probability 1 - dropout (drawn from *rng) and its weight scaled by
 // 1 / (1 - dropout); the reconstruction target (offsets/peaks) keeps every entry.
 void GroupByPeak(int64_t input_dim, float dropout, std::mt19937_64* rng, Minibatch* mb) {
-  std::vector<uint8_t> keep(mb->peaks.size(), 1);
+  std::vector<uint8_t>& keep = mb->keep;
+  keep.assign(mb->peaks.size(), 1);
   float scale = 1.0f;
   if (dropout > 0) {
     std::uniform_real_distribution<float> u(0.0f, 1.0f);
@@ -136,7 +140,8 @@ void GroupByPeak(int64_t input_dim, float dropout, std::mt19937_64* rng, Minibat
   for (int64_t j = 0; j < input_dim; ++j) mb->peak_start[j + 1] += mb->peak_start[j];
   mb->by_peak_cell.resize(mb->peak_start[input_dim]);
   mb->by_peak_weight.resize(mb->peak_start[input_dim]);
-  std::vector<int32_t> next(mb->peak_start.begin(), mb->peak_start.end() - 1);
+  std::vector<int32_t>& next = mb->next;
+  next.assign(mb->peak_start.begin(), mb->peak_start.end() - 1);
   for (int64_t i = 0; i < mb->size; ++i) {
     for (int64_t k = mb->offsets[i]; k < mb->offsets[i + 1]; ++k) {
       if (!keep[k]) continue;
@@ -907,10 +912,9 @@ absl::Status VaeImpl::RemapInputFeatures(const std::vector<int32_t>& new_to_old,
     for (size_t k = 0; k < layout_.entries.size(); ++k) {
       const ParameterLayout::Entry& old_entry = layout_.entries[k];
       const ParameterLayout::Entry& new_entry = fresh->layout_.entries[k];
-      const bool per_peak = old_entry.shape[0] == old_p &&
-                            (static_cast<int>(k) == encoder_[0].w || static_cast<int>(k) == out_.w ||
-                             static_cast<int>(k) == out_.b ||
-                             static_cast<int>(k) == input_weight_);
+      const int i = static_cast<int>(k);
+      const bool per_peak =
+          i == encoder_[0].w || i == out_.w || i == out_.b || i == input_weight_;
       if (!per_peak) {
         fresh->views_[k].copy_(views_[k]);
         if (has_state) {
@@ -923,8 +927,8 @@ absl::Status VaeImpl::RemapInputFeatures(const std::vector<int32_t>& new_to_old,
         continue;
       }
       const int64_t width = old_entry.size() / old_p;
-      const float* src = Data(static_cast<int>(k));
-      float* dst = fresh->Data(static_cast<int>(k));
+      const float* src = Data(i);
+      float* dst = fresh->Data(i);
       for (int64_t j = 0; j < p; ++j) {
         if (new_to_old[j] < 0) continue;
         std::memcpy(dst + j * width, src + int64_t{new_to_old[j]} * width, width * sizeof(float));
@@ -994,8 +998,10 @@ absl::StatusOr<FirstLayerTiming> TimeFirstLayer(const data::CsrMatrix& minibatch
         dense_x[i][mb.peaks[k]] = 1.0f;
       }
     }
-    at::Tensor out_dense = at::zeros({b, h}, at::kFloat), out_sparse = at::zeros({b, h}, at::kFloat);
-    at::Tensor grad_dense = at::zeros({p, h}, at::kFloat), grad_sparse = at::zeros({p, h}, at::kFloat);
+    at::Tensor out_dense = at::zeros({b, h}, at::kFloat);
+    at::Tensor out_sparse = at::zeros({b, h}, at::kFloat);
+    at::Tensor grad_dense = at::zeros({p, h}, at::kFloat);
+    at::Tensor grad_sparse = at::zeros({p, h}, at::kFloat);
     auto seconds_since = [](std::chrono::steady_clock::time_point t) {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
     };

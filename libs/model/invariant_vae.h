@@ -18,8 +18,9 @@
 //
 // LibTorch is an implementation detail (linked PRIVATE): this header exposes plain vectors only.
 //
-// Thread safety: an InvariantVae is not thread-safe; use one per thread. Train() and Embed() set
-// the process-wide LibTorch and OpenBLAS thread counts (they are global in those libraries).
+// Thread safety: an InvariantVae is not thread-safe; use one per thread. Train(), Embed() and
+// ReconstructionLoss() set process-wide state: LibTorch's intra-op pool to one thread and
+// OpenBLAS's to the requested count (both are global in those libraries).
 #ifndef FLSAILER_LIBS_MODEL_INVARIANT_VAE_H_
 #define FLSAILER_LIBS_MODEL_INVARIANT_VAE_H_
 
@@ -91,7 +92,7 @@ struct TrainOptions {
   LocalOptimizer optimizer = LocalOptimizer::kAdam;
   float fedprox_mu = 0.0f;          // proximal term mu/2 |w - w_start|^2 to the weights at entry
   uint64_t seed = 1;                // shuffling and reparameterisation noise
-  int32_t threads = 1;
+  int32_t threads = 1;              // for the matrix products (OpenBLAS); the rest is serial
   // Called after every epoch with (epoch index within this call, epochs, mean loss per cell).
   std::function<void(int32_t, int32_t, double)> on_epoch;
 

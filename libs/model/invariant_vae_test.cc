@@ -275,6 +275,47 @@ TEST(TrainTest, ReducesLossAndSeparatesGroups) {
   EXPECT_LT(*rec, 2 * r->final_reconstruction);
 }
 
+TEST(TrainTest, WarmupIsReconstructionOnly) {
+  Synthetic s = MakeData(100, 40, 2, 1, 0, 15);
+  VaeConfig c = SmallConfig(40);
+  c.mi_lambda = 1.5f;
+  std::unique_ptr<InvariantVae> m = MustCreate(c);
+  TrainOptions o = FastOptions(2);
+  o.warmup_epochs = 2;
+  absl::StatusOr<TrainReport> r = m->Train(s.x, DepthOnly(s.x), o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NEAR(r->final_loss, 2.5 * r->final_reconstruction, 1e-6 * r->final_loss);
+  // The schedule continues across calls: global epoch 2 is past the warm-up, so the KL terms
+  // count; restarting the schedule (first_epoch 0) is warm-up again.
+  o.epochs = 1;
+  r = m->Train(s.x, DepthOnly(s.x), o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(m->epochs_trained(), 3);
+  EXPECT_GT(r->final_loss, 2.5 * r->final_reconstruction);
+  o.first_epoch = 0;
+  r = m->Train(s.x, DepthOnly(s.x), o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NEAR(r->final_loss, 2.5 * r->final_reconstruction, 1e-6 * r->final_loss);
+  EXPECT_EQ(m->epochs_trained(), 1);
+}
+
+TEST(TrainTest, FedProxKeepsWeightsNearTheStart) {
+  Synthetic s = MakeData(100, 40, 2, 1, 0, 16);
+  auto drift = [&](float mu) {
+    std::unique_ptr<InvariantVae> m = MustCreate(SmallConfig(40));
+    const std::vector<float> start = m->GetParameters();
+    TrainOptions o = FastOptions(5);
+    o.fedprox_mu = mu;
+    EXPECT_TRUE(m->Train(s.x, DepthOnly(s.x), o).ok());
+    const std::vector<float> end = m->GetParameters();
+    const ParameterLayout::Entry* w = m->Layout().Find("encoder.0.weight");
+    double d = 0;
+    for (int64_t k = w->offset; k < w->offset + w->size(); ++k) d += std::pow(end[k] - start[k], 2);
+    return d;
+  };
+  EXPECT_LT(drift(1000), 0.5 * drift(0));
+}
+
 TEST(TrainTest, InputWeightingTrains) {
   Synthetic s = MakeData(100, 60, 2, 1, 0, 6);
   VaeConfig c = SmallConfig(60);
@@ -378,6 +419,8 @@ TEST(RemapTest, KeptPeaksKeepTheirRows) {
   std::vector<float> w(10);
   for (int j = 0; j < 10; ++j) w[j] = 0.5f + j;
   ASSERT_TRUE(m->SetInputWeights(w).ok());
+  Synthetic s10 = MakeData(30, 10, 1, 1, 0, 10);
+  ASSERT_TRUE(m->Train(s10.x, DepthOnly(s10.x), FastOptions(1)).ok());  // optimizer state too
   const ParameterLayout old_layout = m->Layout();
   const std::vector<float> old_params = m->GetParameters();
   // New peak 0 is old 7, new 1 is fresh, new 2 is old 2, new 3 is fresh.
@@ -414,7 +457,12 @@ TEST(RemapTest, KeptPeaksKeepTheirRows) {
   // The model works on the new peak set and refuses the old one.
   Synthetic s4 = MakeData(30, 4, 1, 1, 0, 10);
   EXPECT_TRUE(m->Train(s4.x, DepthOnly(s4.x), FastOptions(1)).ok());
-  Synthetic s10 = MakeData(30, 10, 1, 1, 0, 10);
+  const std::string path = TempPath("remapped.ckpt");
+  ASSERT_TRUE(m->SaveCheckpoint(path).ok());
+  absl::StatusOr<std::unique_ptr<InvariantVae>> loaded = InvariantVae::LoadCheckpoint(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->config().input_dim, 4);
+  std::remove(path.c_str());
   EXPECT_THAT(m->Embed(s10.x).status().message(), HasSubstr("expects 4"));
 
   EXPECT_THAT(m->RemapInputFeatures({0, 0}, 1).message(), HasSubstr("twice"));

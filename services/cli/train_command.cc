@@ -51,7 +51,7 @@ int RunTrain(int argc, char** argv) {
       "DIR/embedding.tsv, DIR/metrics.json, DIR/embedding.svg and the model (DIR/model.ckpt,\n"
       "DIR/model_peaks.bed, DIR/model_batches.txt) for `flsailer embed`.\n"
       "  --input PATH        10x folder, .h5, .h5ad or fragments (with --reference)\n"
-      "  --epochs N          training epochs (default: the model's default)\n"
+      "  --epochs N          training epochs (default: ~1,200 optimizer steps, 30 to 1,000)\n"
       "  --lambda X          weight of the mutual-information penalty (default 1)\n"
       "  --optimizer adam|muon   local optimizer (muon: MuonEq-R for hidden matrices)\n",
       kReportFlagsHelp, kLoadFlagsHelp);
@@ -64,7 +64,7 @@ int RunTrain(int argc, char** argv) {
 
   model::VaeConfig config;
   model::TrainOptions options;
-  auto epochs = args->GetInt("epochs", options.epochs);
+  auto epochs = args->GetInt("epochs", -1);
   auto lambda = args->GetDouble("lambda", config.mi_lambda);
   const std::string optimizer = args->Get("optimizer", "adam");
   if (!epochs.ok() || !lambda.ok() || (optimizer != "adam" && optimizer != "muon")) {
@@ -86,7 +86,8 @@ int RunTrain(int argc, char** argv) {
   model::Covariates covariates;
   if (config.num_batches > 0) covariates.batch = batches.codes;
   if (config.depth_covariate) covariates.log_depth = model::StandardisedLogDepth(ds->matrix);
-  options.epochs = static_cast<int32_t>(*epochs);
+  options.epochs = *epochs > 0 ? static_cast<int32_t>(*epochs)
+                              : model::RecommendedEpochs(ds->matrix.rows, options.batch_size);
   options.seed = settings->seed;
   options.threads = settings->threads;
   options.optimizer =
