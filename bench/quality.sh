@@ -27,6 +27,7 @@ fi
 batch_col() {
   case "$1" in
     granja2019_bmmc) echo sample_group ;;
+    buenrostro2015_gm12878_h1) echo "" ;;  # two cell lines, no batches
     *) echo batch ;;
   esac
 }
