@@ -14,19 +14,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class EvaluateTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto blobs = testing::ReadBlobs();
-    auto expected = testing::ReadExpected();
-    ASSERT_TRUE(blobs.ok() && expected.ok());
-    blobs_ = *blobs;
-    expected_ = *expected;
-  }
-
-  testing::Blobs blobs_;
-  std::map<std::string, double> expected_;
-};
+class EvaluateTest : public testing::BlobsFixture {};
 
 TEST_F(EvaluateTest, AllMetricsOnTheFixtureFollowScib) {
   auto result = Evaluate(blobs_.embedding, blobs_.labels, blobs_.batches);

@@ -20,22 +20,7 @@ KnnGraph Knn(const data::DenseMatrix& points, int k) {
   return graph.ok() ? *graph : KnnGraph{};
 }
 
-class IntegrationMetricsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto blobs = testing::ReadBlobs();
-    auto expected = testing::ReadExpected();
-    ASSERT_TRUE(blobs.ok() && expected.ok());
-    blobs_ = *blobs;
-    expected_ = *expected;
-    labels_ = EncodeCategories(blobs_.labels).codes;
-    batches_ = EncodeCategories(blobs_.batches).codes;
-  }
-
-  testing::Blobs blobs_;
-  std::map<std::string, double> expected_;
-  std::vector<int32_t> labels_, batches_;
-};
+class IntegrationMetricsTest : public testing::BlobsFixture {};
 
 TEST_F(IntegrationMetricsTest, GraphConnectivityMatchesScib) {
   auto k15 = GraphConnectivity(Knn(blobs_.embedding, 15), labels_);

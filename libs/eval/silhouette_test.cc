@@ -12,22 +12,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class SilhouetteTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto blobs = testing::ReadBlobs();
-    auto expected = testing::ReadExpected();
-    ASSERT_TRUE(blobs.ok() && expected.ok());
-    blobs_ = *blobs;
-    expected_ = *expected;
-    labels_ = EncodeCategories(blobs_.labels).codes;
-    batches_ = EncodeCategories(blobs_.batches).codes;
-  }
-
-  testing::Blobs blobs_;
-  std::map<std::string, double> expected_;
-  std::vector<int32_t> labels_, batches_;
-};
+class SilhouetteTest : public testing::BlobsFixture {};
 
 TEST_F(SilhouetteTest, SamplesMatchScikitLearn) {
   auto fixture = testing::ReadFixture("blobs_silhouette.tsv");

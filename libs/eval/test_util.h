@@ -10,7 +10,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "gtest/gtest.h"
 #include "libs/data/dataset.h"
+#include "libs/eval/categories.h"
 
 namespace flsailer::eval::testing {
 
@@ -27,6 +29,25 @@ absl::StatusOr<Blobs> ReadBlobs();
 
 // expected.tsv as key -> value.
 absl::StatusOr<std::map<std::string, double>> ReadExpected();
+
+// A test fixture holding the blobs fixture, the expected values, and the labels and batches as
+// category codes.
+class BlobsFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto blobs = ReadBlobs();
+    auto expected = ReadExpected();
+    ASSERT_TRUE(blobs.ok() && expected.ok());
+    blobs_ = *std::move(blobs);
+    expected_ = *std::move(expected);
+    labels_ = EncodeCategories(blobs_.labels).codes;
+    batches_ = EncodeCategories(blobs_.batches).codes;
+  }
+
+  Blobs blobs_;
+  std::map<std::string, double> expected_;
+  std::vector<int32_t> labels_, batches_;
+};
 
 // Comma-separated numbers.
 std::vector<double> SplitDoubles(absl::string_view text);
