@@ -174,6 +174,24 @@ inline bool IsValidValue(float v) { return v >= 0 && !std::isinf(v); }  // false
 
 enum class Kind { kGroup, kDataset, kOther };
 
+// Reads (or writes) elements [start, start + count) of a 1-D dataset from (to) `buffer`, of
+// memory type `mem_type`. False on any HDF5 failure.
+bool TransferSlab(hid_t dataset, hid_t mem_type, int64_t start, int64_t count, void* buffer,
+                  bool write) {
+  const hsize_t offset = static_cast<hsize_t>(start);
+  const hsize_t n = static_cast<hsize_t>(count);
+  Handle file_space(H5Dget_space(dataset), H5Sclose);
+  Handle mem_space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  if (!file_space.valid() || !mem_space.valid() ||
+      H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &offset, nullptr, &n, nullptr) < 0) {
+    return false;
+  }
+  const herr_t status =
+      write ? H5Dwrite(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, buffer)
+            : H5Dread(dataset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, buffer);
+  return status >= 0;
+}
+
 // An open group or dataset and its path inside the file (for messages).
 struct Object {
   Handle h;
@@ -377,13 +395,7 @@ class Reader {
   absl::Status ReadSlab(const Object& ds, hid_t mem_type, int64_t start, int64_t count,
                         void* out) const {
     if (count == 0) return absl::OkStatus();
-    const hsize_t offset = static_cast<hsize_t>(start);
-    const hsize_t n = static_cast<hsize_t>(count);
-    Handle file_space(H5Dget_space(ds.h.get()), H5Sclose);
-    Handle mem_space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-    if (!file_space.valid() || !mem_space.valid() ||
-        H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &offset, nullptr, &n, nullptr) < 0 ||
-        H5Dread(ds.h.get(), mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, out) < 0) {
+    if (!TransferSlab(ds.h.get(), mem_type, start, count, out, /*write=*/false)) {
       return Failed(ds.path,
                     absl::StrCat("cannot read elements [", start, ", ", start + count, ")"));
     }
@@ -992,13 +1004,8 @@ class Writer {
   }
   absl::Status WriteSlab(const Object& ds, hid_t mem_type, int64_t start, int64_t count,
                          const void* data) {
-    const hsize_t offset = static_cast<hsize_t>(start);
-    const hsize_t n = static_cast<hsize_t>(count);
-    Handle file_space(H5Dget_space(ds.h.get()), H5Sclose);
-    Handle mem_space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-    if (!file_space.valid() || !mem_space.valid() ||
-        H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &offset, nullptr, &n, nullptr) < 0 ||
-        H5Dwrite(ds.h.get(), mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data) < 0) {
+    if (!TransferSlab(ds.h.get(), mem_type, start, count, const_cast<void*>(data),
+                      /*write=*/true)) {
       return Failed(ds.path,
                     absl::StrCat("cannot write elements [", start, ", ", start + count, ")"));
     }
