@@ -136,33 +136,6 @@ std::string FormatReal(T v) {
   return std::string(buf, result.ptr);
 }
 
-// Sorts the entries [begin, end) of one row by column and sums duplicates; returns the new end.
-int64_t NormalizeRow(CsrMatrix* m, int64_t begin, int64_t end,
-                     std::vector<std::pair<int32_t, float>>* scratch) {
-  bool sorted = true;
-  for (int64_t k = begin + 1; k < end; ++k) {
-    if (m->indices[k] <= m->indices[k - 1]) {
-      sorted = false;
-      break;
-    }
-  }
-  if (sorted) return end;
-  scratch->clear();
-  for (int64_t k = begin; k < end; ++k) scratch->emplace_back(m->indices[k], m->values[k]);
-  std::sort(scratch->begin(), scratch->end());
-  int64_t out = begin;
-  for (const auto& [col, value] : *scratch) {
-    if (out > begin && m->indices[out - 1] == col) {
-      m->values[out - 1] += value;
-      continue;
-    }
-    m->indices[out] = col;
-    m->values[out] = value;
-    ++out;
-  }
-  return out;
-}
-
 // A matrix whose stored values are all 1 is kept binary (half the memory, same matrix).
 void DropValuesIfAllOnes(CsrMatrix* m) {
   if (std::all_of(m->values.begin(), m->values.end(), [](float v) { return v == 1.0f; })) {
@@ -533,13 +506,11 @@ class Reader {
     m.indptr = std::move(a.indptr);  // file offsets, rewritten row by row as entries are dropped
     m.indices.resize(static_cast<size_t>(a.nnz));
     m.values.resize(static_cast<size_t>(a.nnz));
-    std::vector<std::pair<int32_t, float>> scratch;
     int64_t loaded = 0;  // entries [0, loaded) have been read
     int64_t out = 0;     // entries [0, out) are final
     int64_t begin = 0;
     for (int64_t r = 0; r < cells; ++r) {
       const int64_t end = m.indptr[r + 1];
-      const int64_t row_begin = out;
       for (int64_t k = begin; k < end; ++k) {
         if (k == loaded) {
           const int64_t count = std::min(kChunk, a.nnz - k);
@@ -563,12 +534,12 @@ class Reader {
         m.values[out] = v;
         ++out;
       }
-      out = NormalizeRow(&m, row_begin, out, &scratch);
       m.indptr[r + 1] = out;
       begin = end;
     }
     m.indices.resize(static_cast<size_t>(out));
     m.values.resize(static_cast<size_t>(out));
+    SortRowsAndSumDuplicates(&m);
     DropValuesIfAllOnes(&m);
     return m;
   }
@@ -631,24 +602,22 @@ class Reader {
     std::vector<float>().swap(value_buf);
 
     // Drop explicit zeros and sum duplicates, compacting in place.
-    std::vector<std::pair<int32_t, float>> scratch;
     int64_t out = 0;
     int64_t begin = 0;
     for (int64_t r = 0; r < cells; ++r) {
       const int64_t end = m.indptr[r + 1];
-      const int64_t row_begin = out;
       for (int64_t k = begin; k < end; ++k) {
         if (m.values[k] == 0) continue;
         m.indices[out] = m.indices[k];
         m.values[out] = m.values[k];
         ++out;
       }
-      out = NormalizeRow(&m, row_begin, out, &scratch);
       m.indptr[r + 1] = out;
       begin = end;
     }
     m.indices.resize(static_cast<size_t>(out));
     m.values.resize(static_cast<size_t>(out));
+    SortRowsAndSumDuplicates(&m);
     DropValuesIfAllOnes(&m);
     return m;
   }
