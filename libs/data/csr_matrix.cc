@@ -100,6 +100,23 @@ CsrMatrix CsrMatrix::SelectRows(const std::vector<int64_t>& rows_to_keep) const 
   return std::move(builder).Finish();
 }
 
+CsrMatrix CsrMatrix::SelectColumns(const std::vector<int32_t>& columns_to_keep) const {
+  std::vector<int32_t> new_index(static_cast<size_t>(cols), -1);
+  for (size_t j = 0; j < columns_to_keep.size(); ++j) {
+    new_index[columns_to_keep[j]] = static_cast<int32_t>(j);
+  }
+  CsrBuilder builder(static_cast<int64_t>(columns_to_keep.size()), is_binary());
+  for (int64_t r = 0; r < rows; ++r) {
+    // Ascending kept columns keep each row's entries ascending.
+    for (int64_t k = indptr[r]; k < indptr[r + 1]; ++k) {
+      const int32_t j = new_index[indices[k]];
+      if (j >= 0) builder.Add(j, value(k));
+    }
+    builder.FinishRow();
+  }
+  return std::move(builder).Finish();
+}
+
 CsrBuilder::CsrBuilder(int64_t cols, bool binary, int64_t expected_nnz) : binary_(binary) {
   matrix_.cols = cols;
   if (expected_nnz > 0) {

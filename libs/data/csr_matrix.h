@@ -44,6 +44,9 @@ struct CsrMatrix {
   CsrMatrix Binarized() const;
   // The rows listed, in that order. REQUIRES: every entry in [0, rows).
   CsrMatrix SelectRows(const std::vector<int64_t>& rows_to_keep) const;
+  // The columns listed, renumbered 0.. in that order (a peak selection). REQUIRES: entries
+  // strictly increasing, each in [0, cols).
+  CsrMatrix SelectColumns(const std::vector<int32_t>& columns_to_keep) const;
 };
 
 // Builds a CSR matrix one row at a time, in row order. Used by readers and the simulator.

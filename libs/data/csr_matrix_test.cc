@@ -61,6 +61,17 @@ TEST(CsrMatrixTest, SelectRowsAndTranspose) {
   EXPECT_EQ(tt.values, m.values);
 }
 
+TEST(CsrMatrixTest, SelectColumnsRenumbers) {
+  CsrMatrix m = Small();  // rows: {0:2, 3:1}, {}, {1:5}
+  CsrMatrix s = m.SelectColumns({1, 3});
+  EXPECT_EQ(s.rows, 3);
+  EXPECT_EQ(s.cols, 2);
+  EXPECT_THAT(s.indptr, ElementsAre(0, 1, 1, 2));
+  EXPECT_THAT(s.indices, ElementsAre(1, 0));
+  EXPECT_THAT(s.values, ElementsAre(1, 5));
+  EXPECT_TRUE(s.Validate().ok());
+}
+
 TEST(CsrMatrixTest, ValidateFindsEachViolation) {
   CsrMatrix m = Small();
   m.indices[1] = 4;

@@ -1,0 +1,415 @@
+#include "libs/federation/coordinator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "Eigen/Dense"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "libs/common/status_macros.h"
+
+namespace flsailer::federation {
+namespace {
+
+constexpr int32_t kDefaultClusters = 10;
+constexpr int32_t kLloydStepsPerSplit = 2;
+constexpr int32_t kMaxFinalLloydSteps = 20;
+constexpr double kFedAdamBeta1 = 0.9, kFedAdamBeta2 = 0.99, kFedAdamTau = 1e-3;
+
+std::shared_ptr<const std::vector<double>> Share(std::vector<double> v) {
+  return std::make_shared<const std::vector<double>>(std::move(v));
+}
+
+std::shared_ptr<const std::vector<double>> FlattenRows(const sampling::RowMatrix& m) {
+  return Share(std::vector<double>(m.data(), m.data() + m.size()));
+}
+
+}  // namespace
+
+JobRunner::JobRunner(const v1::JobSpec& spec, std::unique_ptr<Aggregator> aggregator, Clock clock)
+    : spec_(spec),
+      aggregator_(std::move(aggregator)),
+      clock_(std::move(clock)),
+      peaks_(static_cast<int64_t>(spec.reference_peaks().num_peaks())),
+      target_clusters_(spec.num_clusters() > 0 ? static_cast<int32_t>(spec.num_clusters())
+                                               : kDefaultClusters) {}
+
+absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(
+    const v1::JobSpec& spec, std::unique_ptr<Aggregator> aggregator, Clock clock) {
+  FLS_RETURN_IF_ERROR(ValidateJobSpec(spec));
+  if (aggregator == nullptr) return absl::InvalidArgumentError("job: no aggregator");
+  std::unique_ptr<JobRunner> runner(new JobRunner(spec, std::move(aggregator), std::move(clock)));
+  absl::MutexLock lock(&runner->mu_);
+  runner->progress_.rounds = static_cast<int32_t>(spec.rounds());
+  runner->round_opened_ = runner->clock_();
+  FLS_RETURN_IF_ERROR(runner->OpenStep(StepKind::kStatistics));
+  return runner;
+}
+
+std::set<std::string> JobRunner::Cohort() const {
+  std::set<std::string> cohort;
+  for (const v1::InstitutionId& id : spec_.institutions()) {
+    if (progress_.dropped.count(id.value()) == 0) cohort.insert(id.value());
+  }
+  return cohort;
+}
+
+int64_t JobRunner::ContributionLength(StepKind kind) const {
+  switch (kind) {
+    case StepKind::kStatistics:
+      return peaks_ + 3;
+    case StepKind::kSubspace: {
+      const int64_t l = selector_->basis().cols();
+      return peaks_ * l + l * l;
+    }
+    case StepKind::kTrain:
+      return model_->Layout().size + 1;
+    case StepKind::kClusters: {
+      const int64_t d = model_->config().latent_dim;
+      const int64_t k = std::max<int64_t>(1, static_cast<int64_t>(centroids_.size()) / d);
+      return k * (1 + d + d * d);
+    }
+  }
+  return 0;
+}
+
+absl::Status JobRunner::OpenStep(StepKind kind) {
+  cohort_ = Cohort();
+  const size_t needed = std::max<size_t>(1, spec_.min_clients_per_round());
+  if (cohort_.size() < needed) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        cohort_.size(), " institutions left, the job needs at least ", needed));
+  }
+  FLS_ASSIGN_OR_RETURN(aggregation_, aggregator_->Begin(ContributionLength(kind), cohort_));
+  progress_.step = kind;
+  ++progress_.step_id;
+  step_opened_ = clock_();
+  return absl::OkStatus();
+}
+
+void JobRunner::Fail(const std::string& error) {
+  progress_.state = JobProgress::State::kFailed;
+  progress_.error = error;
+  aggregation_.reset();
+  payload_.clear();
+}
+
+absl::StatusOr<Task> JobRunner::NextTask(const std::string& institution) {
+  FLS_RETURN_IF_ERROR(InstitutionIndex(spec_, institution).status());
+  absl::MutexLock lock(&mu_);
+  Task task;
+  task.step_id = progress_.step_id;
+  task.step = progress_.step;
+  task.round = round_;
+  task.selection_version = progress_.selection_version;
+  if (progress_.state == JobProgress::State::kFailed) {
+    task.kind = Task::Kind::kFailed;
+    task.reason = progress_.error;
+    return task;
+  }
+  if (progress_.dropped.count(institution) > 0) {
+    task.kind = Task::Kind::kFailed;
+    task.reason = absl::StrCat("'", institution, "' was dropped from the job after missing a ",
+                               "statistics or subspace step");
+    return task;
+  }
+  if (progress_.state == JobProgress::State::kFinished) {
+    task.kind = Task::Kind::kFinished;
+    task.payload = payload_;
+    return task;
+  }
+  if (cohort_.count(institution) == 0 || aggregation_->contributors().count(institution) > 0) {
+    return task;  // kWait
+  }
+  task.kind = Task::Kind::kWork;
+  task.local_epochs = TrainOptionsForJob(spec_).epochs;
+  task.first_epoch = std::max(0, round_ - 1) * task.local_epochs;
+  task.payload = payload_;
+  return task;
+}
+
+absl::Status JobRunner::Submit(const std::string& institution, int64_t step_id,
+                               absl::Span<const double> values, double weight) {
+  FLS_RETURN_IF_ERROR(InstitutionIndex(spec_, institution).status());
+  absl::MutexLock lock(&mu_);
+  if (progress_.state != JobProgress::State::kRunning) {
+    return absl::FailedPreconditionError("the job is no longer running");
+  }
+  if (step_id != progress_.step_id) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "contribution for step ", step_id, " refused: the current step is ", progress_.step_id,
+        step_id < progress_.step_id ? " (stale or replayed)" : " (from the future)"));
+  }
+  if (cohort_.count(institution) == 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("'", institution, "' is not in the cohort of step ", step_id));
+  }
+  FLS_RETURN_IF_ERROR(aggregation_->Add(institution, values, weight));
+  if (aggregation_->contributors() == cohort_) CloseStep();
+  return absl::OkStatus();
+}
+
+void JobRunner::Tick() {
+  absl::MutexLock lock(&mu_);
+  if (progress_.state != JobProgress::State::kRunning) return;
+  const int64_t timeout = spec_.client_timeout_seconds() > 0 ? spec_.client_timeout_seconds() : 600;
+  if (clock_() - step_opened_ < absl::Seconds(timeout)) return;
+  const std::set<std::string>& answered = aggregation_->contributors();
+  const size_t needed = std::max<size_t>(1, spec_.min_clients_per_round());
+  if (answered.size() < needed) {
+    Fail(absl::StrCat("step ", progress_.step_id, " (", StepKindName(progress_.step), "): only ",
+                      answered.size(), " of the required ", needed, " institutions answered within ",
+                      timeout, " s"));
+    return;
+  }
+  std::vector<std::string> missing;
+  for (const std::string& id : cohort_) {
+    if (answered.count(id) == 0) missing.push_back(id);
+  }
+  const bool estimating =
+      progress_.step == StepKind::kStatistics || progress_.step == StepKind::kSubspace;
+  if (!estimating || progress_.step == StepKind::kStatistics) {
+    if (estimating) progress_.dropped.insert(missing.begin(), missing.end());
+    CloseStep();
+    return;
+  }
+  // A subspace step without some institutions would decompose a different matrix: restart the
+  // estimate from the statistics without them.
+  progress_.dropped.insert(missing.begin(), missing.end());
+  if (model_ != nullptr) {
+    Fail(absl::StrCat("institutions ", absl::StrJoin(missing, ", "),
+                      " missed a selection refresh; the job's selection cannot be recomputed "
+                      "without changing the model's input"));
+    return;
+  }
+  selector_.reset();
+  payload_.clear();
+  if (absl::Status s = OpenStep(StepKind::kStatistics); !s.ok()) Fail(std::string(s.message()));
+}
+
+void JobRunner::Cancel(const std::string& reason) {
+  absl::MutexLock lock(&mu_);
+  if (progress_.state == JobProgress::State::kRunning) Fail(absl::StrCat("cancelled: ", reason));
+}
+
+void JobRunner::CloseStep() {
+  absl::StatusOr<AggregateResult> sum = aggregation_->Finish();
+  absl::Status s = sum.ok() ? Advance(*sum) : sum.status();
+  if (!s.ok()) {
+    Fail(absl::StrCat("step ", progress_.step_id, " (", StepKindName(progress_.step),
+                      "): ", s.message()));
+  }
+}
+
+absl::Status JobRunner::Advance(const AggregateResult& sum) {
+  switch (progress_.step) {
+    case StepKind::kStatistics: return AfterStatistics(sum);
+    case StepKind::kSubspace: return AfterSubspace(sum);
+    case StepKind::kTrain: return AfterTrain(sum);
+    case StepKind::kClusters: return AfterClusters(sum);
+  }
+  return absl::InternalError("unknown step");
+}
+
+absl::Status JobRunner::AfterStatistics(const AggregateResult& sum) {
+  const double cells = sum.sum[0];
+  if (!(cells >= 1)) return absl::FailedPreconditionError("the institutions hold no cells");
+  const double mean = sum.sum[1] / cells;
+  const double sd = std::sqrt(std::max(0.0, sum.sum[2] / cells - mean * mean));
+  std::vector<double> statistics = {cells, mean, sd};
+  statistics.insert(statistics.end(), sum.sum.begin() + 3, sum.sum.end());
+  sampling::TfIdfSums sums;
+  sums.cells = static_cast<int64_t>(std::llround(cells));
+  sums.document_frequency.assign(sum.sum.begin() + 3, sum.sum.end());
+  FLS_ASSIGN_OR_RETURN(sampling::FeatureSelector selector,
+                       sampling::FeatureSelector::Create(sums, SelectorOptionsForJob(spec_)));
+  selector_.emplace(std::move(selector));
+  statistics_ = Share(std::move(statistics));
+  payload_ = {{"statistics", statistics_}, {"basis", FlattenRows(selector_->basis())}};
+  return OpenStep(StepKind::kSubspace);
+}
+
+absl::Status JobRunner::AfterSubspace(const AggregateResult& sum) {
+  const int64_t l = selector_->basis().cols();
+  sampling::SubspaceSums sums;
+  sums.power = Eigen::Map<const sampling::RowMatrix>(sum.sum.data(), peaks_, l);
+  sums.gram = Eigen::Map<const sampling::RowMatrix>(sum.sum.data() + peaks_ * l, l, l);
+  FLS_RETURN_IF_ERROR(selector_->Update(sums));
+  if (selector_->estimating()) {
+    payload_["basis"] = FlattenRows(selector_->basis());
+    return OpenStep(StepKind::kSubspace);
+  }
+  const sampling::FeatureSelection& selection = selector_->current();
+  progress_.selection_version = selection.version;
+  payload_.erase("basis");
+  payload_["selection"] = Share(std::vector<double>(selection.peaks.begin(),
+                                                    selection.peaks.end()));
+  if (model_ == nullptr) return BeginTraining();
+  FLS_RETURN_IF_ERROR(model_->RemapInputFeatures(selection.new_to_old,
+                                                 spec_.seed() + selection.version));
+  adam_m_.clear();  // the moments belong to the previous peaks' rows
+  adam_v_.clear();
+  ++round_;
+  round_opened_ = clock_();
+  const std::vector<float> w = model_->GetParameters();
+  payload_["model"] = Share(std::vector<double>(w.begin(), w.end()));
+  return OpenStep(StepKind::kTrain);
+}
+
+absl::Status JobRunner::BeginTraining() {
+  const auto selected = static_cast<int32_t>(selector_->current().peaks.size());
+  FLS_ASSIGN_OR_RETURN(model_,
+                       model::InvariantVae::Create(VaeConfigForJob(spec_, selected), spec_.seed()));
+  round_ = 1;
+  round_opened_ = clock_();
+  const std::vector<float> w = model_->GetParameters();
+  payload_["model"] = Share(std::vector<double>(w.begin(), w.end()));
+  return OpenStep(StepKind::kTrain);
+}
+
+void JobRunner::ApplyServerOptimizer(const std::vector<double>& mean_update) {
+  std::vector<float> w = model_->GetParameters();
+  const bool adam = spec_.server_optimizer() == v1::SERVER_OPTIMIZER_FEDADAM;
+  if (adam && adam_m_.empty()) {
+    adam_m_.assign(w.size(), 0.0);
+    adam_v_.assign(w.size(), 0.0);
+    adam_steps_ = 0;
+  }
+  ++adam_steps_;
+  const double lr = spec_.server_learning_rate() > 0 ? spec_.server_learning_rate() : 0.01;
+  for (const model::ParameterLayout::Entry& e : model_->Layout().entries) {
+    for (int64_t i = e.offset; i < e.offset + e.size(); ++i) {
+      const double delta = mean_update[i];
+      if (!adam || e.buffer) {  // running statistics are averaged under every optimizer
+        w[i] = static_cast<float>(w[i] + delta);
+        continue;
+      }
+      adam_m_[i] = kFedAdamBeta1 * adam_m_[i] + (1 - kFedAdamBeta1) * delta;
+      adam_v_[i] = kFedAdamBeta2 * adam_v_[i] + (1 - kFedAdamBeta2) * delta * delta;
+      w[i] = static_cast<float>(w[i] + lr * adam_m_[i] / (std::sqrt(adam_v_[i]) + kFedAdamTau));
+    }
+  }
+  // Finite by construction (the aggregation refuses non-finite inputs); SetParameters re-checks.
+  absl::Status s = model_->SetParameters(w);
+  if (!s.ok()) Fail(absl::StrCat("server optimizer: ", s.message()));
+}
+
+absl::Status JobRunner::AfterTrain(const AggregateResult& sum) {
+  if (!(sum.total_weight > 0)) return absl::FailedPreconditionError("no cells trained this round");
+  const int64_t p = model_->Layout().size;
+  std::vector<double> mean(sum.sum.begin(), sum.sum.begin() + p);
+  for (double& v : mean) v /= sum.total_weight;
+  ApplyServerOptimizer(mean);
+  if (progress_.state != JobProgress::State::kRunning) return absl::OkStatus();
+  RoundRecord record;
+  record.round = round_;
+  record.loss = sum.sum[p] / sum.total_weight;
+  record.contributors = sum.contributors;
+  record.selection_version = progress_.selection_version;
+  record.seconds = absl::ToDoubleSeconds(clock_() - round_opened_);
+  progress_.history.push_back(record);
+
+  const std::vector<float> w = model_->GetParameters();
+  payload_["model"] = Share(std::vector<double>(w.begin(), w.end()));
+  if (round_ >= progress_.rounds) {
+    centroids_.clear();
+    payload_["centroids"] = Share({});
+    return OpenStep(StepKind::kClusters);
+  }
+  if (selector_->RefreshDue(round_)) {
+    FLS_RETURN_IF_ERROR(selector_->BeginRefresh());
+    payload_["basis"] = FlattenRows(selector_->basis());
+    return OpenStep(StepKind::kSubspace);
+  }
+  ++round_;
+  round_opened_ = clock_();
+  return OpenStep(StepKind::kTrain);
+}
+
+absl::Status JobRunner::AfterClusters(const AggregateResult& sum) {
+  const int64_t d = model_->config().latent_dim;
+  const int64_t k = std::max<int64_t>(1, static_cast<int64_t>(centroids_.size()) / d);
+  const int64_t stride = 1 + d + d * d;
+  using Vector = Eigen::VectorXd;
+  using Matrix = Eigen::MatrixXd;
+  std::vector<double> next(static_cast<size_t>(k * d));
+  double movement = 0;
+  int64_t split = -1;
+  double largest_sse = 0;
+  for (int64_t c = 0; c < k; ++c) {
+    const double* stats = sum.sum.data() + c * stride;
+    const double count = stats[0];
+    Eigen::Map<Vector> centroid(next.data() + c * d, d);
+    if (count <= 0) {  // an empty cluster keeps its centroid
+      if (!centroids_.empty()) centroid = Eigen::Map<const Vector>(centroids_.data() + c * d, d);
+      continue;
+    }
+    centroid = Eigen::Map<const Vector>(stats + 1, d) / count;
+    if (!centroids_.empty()) {
+      movement += (centroid - Eigen::Map<const Vector>(centroids_.data() + c * d, d)).squaredNorm();
+    }
+    const Matrix scatter = Eigen::Map<const Matrix>(stats + 1 + d, d, d);
+    const double sse = scatter.trace() - count * centroid.squaredNorm();
+    if (count >= 2 && sse > largest_sse) {
+      largest_sse = sse;
+      split = c;
+    }
+  }
+  const bool first = centroids_.empty();
+  ++lloyd_steps_;
+  if (k < target_clusters_ && split >= 0 && (first || lloyd_steps_ >= kLloydStepsPerSplit)) {
+    // Principal-direction split (as in PDDP): the two half-means of a Gaussian cluster along its
+    // top eigenvector sit at mean +- sqrt(2 lambda / pi) v.
+    const double* stats = sum.sum.data() + split * stride;
+    const double count = stats[0];
+    const Vector mean = Eigen::Map<const Vector>(next.data() + split * d, d);
+    const Matrix cov = Eigen::Map<const Matrix>(stats + 1 + d, d, d) / count - mean * mean.transpose();
+    Eigen::SelfAdjointEigenSolver<Matrix> eig(cov);
+    const double lambda = std::max(0.0, eig.eigenvalues()(d - 1));
+    const Vector offset = std::sqrt(2 * lambda / M_PI) * eig.eigenvectors().col(d - 1);
+    Eigen::Map<Vector>(next.data() + split * d, d) = mean + offset;
+    const Vector other = mean - offset;
+    next.insert(next.end(), other.data(), other.data() + d);
+    lloyd_steps_ = 0;
+  } else if (k >= target_clusters_ || split < 0) {
+    ++final_lloyd_steps_;
+    const double scale = 1e-10 * static_cast<double>(k);
+    if (!first && (movement <= scale || final_lloyd_steps_ >= kMaxFinalLloydSteps)) {
+      centroids_ = std::move(next);
+      progress_.clusters = static_cast<int32_t>(k);
+      payload_["centroids"] = Share(centroids_);
+      payload_.erase("basis");
+      progress_.state = JobProgress::State::kFinished;
+      aggregation_.reset();
+      return absl::OkStatus();
+    }
+  }
+  centroids_ = std::move(next);
+  progress_.clusters = static_cast<int32_t>(centroids_.size() / d);
+  payload_["centroids"] = Share(centroids_);
+  return OpenStep(StepKind::kClusters);
+}
+
+JobProgress JobRunner::Progress() const {
+  absl::MutexLock lock(&mu_);
+  return progress_;
+}
+
+std::vector<float> JobRunner::ModelParameters() const {
+  absl::MutexLock lock(&mu_);
+  return model_ == nullptr ? std::vector<float>() : model_->GetParameters();
+}
+
+std::optional<sampling::FeatureSelection> JobRunner::Selection() const {
+  absl::MutexLock lock(&mu_);
+  if (!selector_.has_value() || !selector_->has_selection()) return std::nullopt;
+  return selector_->current();
+}
+
+std::vector<double> JobRunner::Centroids() const {
+  absl::MutexLock lock(&mu_);
+  return centroids_;
+}
+
+}  // namespace flsailer::federation
