@@ -10,6 +10,7 @@
 #include "libs/data/peaks.h"
 #include "libs/eval/categories.h"
 #include "libs/model/invariant_vae.h"
+#include "libs/telemetry/progress.h"
 #include "services/cli/args.h"
 #include "services/cli/commands.h"
 #include "services/cli/embedding_run.h"
@@ -17,21 +18,6 @@
 
 namespace flsailer::cli {
 namespace {
-
-// "epoch 12/100  loss 812.3  31.2 s elapsed, ETA 228 s" every epoch, on stderr.
-class EpochProgress {
- public:
-  void operator()(int32_t epoch, int32_t epochs, double loss) {
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    const double eta = elapsed / (epoch + 1) * (epochs - epoch - 1);
-    std::fprintf(stderr, "train: epoch %d/%d  loss %.2f  %.1f s elapsed, ETA %.0f s\n", epoch + 1,
-                 epochs, loss, elapsed, eta);
-  }
-
- private:
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-};
 
 absl::Status SaveModel(const std::string& dir, const model::InvariantVae& vae,
                        const data::Dataset& ds, const eval::Categories& batches) {
@@ -92,7 +78,13 @@ int RunTrain(int argc, char** argv) {
   options.threads = settings->threads;
   options.optimizer =
       optimizer == "muon" ? model::LocalOptimizer::kMuonEqR : model::LocalOptimizer::kAdam;
-  options.on_epoch = EpochProgress();
+  // "train: epoch 12/100, ETA 3 min 48 s  loss 812.30  31.2 s elapsed" every epoch.
+  options.on_epoch = [progress = telemetry::ProgressTimer()](int32_t epoch, int32_t epochs,
+                                                             double loss) {
+    std::fprintf(stderr, "train: %s  loss %.2f  %.1f s elapsed\n",
+                 progress.Format("epoch", epoch + 1, epochs).c_str(), loss,
+                 progress.ElapsedSeconds());
+  };
 
   const auto start = std::chrono::steady_clock::now();
   auto vae = model::InvariantVae::Create(config, settings->seed);
