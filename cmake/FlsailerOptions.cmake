@@ -47,3 +47,24 @@ function(flsailer_add_fuzzer)
     target_link_options(${F_NAME} PRIVATE -fsanitize=fuzzer)
   endif()
 endfunction()
+
+# flsailer_add_proto_library(NAME name IMPORT_DIR dir PROTOS ...): a static library of the protobuf
+# and gRPC C++ code generated from PROTOS. A proto at IMPORT_DIR/a/b.proto yields "a/b.pb.h" and
+# "a/b.grpc.pb.h" on the library's include path.
+function(flsailer_add_proto_library)
+  cmake_parse_arguments(P "" "NAME;IMPORT_DIR" "PROTOS" ${ARGN})
+  add_library(${P_NAME} STATIC)
+  target_sources(${P_NAME} PRIVATE ${P_PROTOS})
+  set(gen_dir ${CMAKE_CURRENT_BINARY_DIR}/${P_NAME}_gen)
+  file(MAKE_DIRECTORY ${gen_dir})
+  protobuf_generate(TARGET ${P_NAME} LANGUAGE cpp
+    IMPORT_DIRS ${P_IMPORT_DIR} PROTOC_OUT_DIR ${gen_dir})
+  protobuf_generate(TARGET ${P_NAME} LANGUAGE grpc
+    GENERATE_EXTENSIONS .grpc.pb.h .grpc.pb.cc
+    PLUGIN "protoc-gen-grpc=${GRPC_CPP_PLUGIN}"
+    IMPORT_DIRS ${P_IMPORT_DIR} PROTOC_OUT_DIR ${gen_dir})
+  target_include_directories(${P_NAME} PUBLIC ${gen_dir})
+  target_link_libraries(${P_NAME} PUBLIC protobuf::libprotobuf gRPC::grpc++)
+  # Generated code is not ours to warn about.
+  target_compile_options(${P_NAME} PRIVATE -w)
+endfunction()

@@ -5,7 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
-targets=(matrix_market_fuzz bed_fuzz cell_table_fuzz fragments_fuzz)
+# Each fuzzer as its path in the build tree; the target is the file name.
+fuzzers=(libs/data/matrix_market_fuzz libs/data/bed_fuzz libs/data/cell_table_fuzz
+         libs/data/fragments_fuzz libs/pki/pki_identity_fuzz)
+targets=()
+for f in "${fuzzers[@]}"; do targets+=("$(basename "$f")"); done
 
 cmake --preset fuzz
 cmake --build --preset fuzz --target "${targets[@]}"
@@ -14,7 +18,7 @@ cmake --build --preset fuzz --target "${targets[@]}"
 demo=examples/data/granja2019_bmmc
 corpus=build/fuzz/corpus
 rm -rf "$corpus"
-mkdir -p "$corpus"/{matrix_market_fuzz,bed_fuzz,cell_table_fuzz,fragments_fuzz}
+for t in "${targets[@]}"; do mkdir -p "$corpus/$t"; done
 gzip -dc "$demo/matrix.mtx.gz" | sed -n 1,40p > "$corpus/matrix_market_fuzz/demo.mtx"
 printf '%%%%MatrixMarket matrix coordinate pattern general\n5 3 2\n2 1\n5 3\n' \
   > "$corpus/matrix_market_fuzz/pattern.mtx"
@@ -24,11 +28,17 @@ head -n 20 "$demo/cell_metadata.tsv" > "$corpus/cell_table_fuzz/metadata.tsv"
 printf 'barcode\tcell_type\nA\tT\nB\tB\n' > "$corpus/cell_table_fuzz/small.tsv"
 printf '# comment\nchr1\t100\t300\tA\t1\nchr1\t550\t900\tB\t2\nchr2\t10\t20\tA\t1\n' \
   > "$corpus/fragments_fuzz/fragments.tsv"
+# A certificate shaped like the federation's (the openssl tool only makes the seed; libs/pki
+# itself never runs it).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+  -subj /CN=hospital-a -addext subjectAltName=URI:flsailer://institution/hospital-a,DNS:localhost \
+  -days 1 -out "$corpus/pki_identity_fuzz/institution.pem" 2>/dev/null
 
 status=0
-for t in "${targets[@]}"; do
+for f in "${fuzzers[@]}"; do
+  t="$(basename "$f")"
   echo "== $t (${seconds}s)"
-  if ! (cd build/fuzz && "libs/data/$t" -max_total_time="$seconds" -rss_limit_mb=2048 \
+  if ! (cd build/fuzz && "$f" -max_total_time="$seconds" -rss_limit_mb=2048 \
           -max_len=4096 -print_final_stats=1 "corpus/$t" 2>&1 | tail -n 12); then
     echo "FUZZ FAILURE: $t" >&2
     status=1

@@ -1,5 +1,6 @@
 #include "libs/common/file_io.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -188,6 +189,27 @@ absl::StatusOr<std::unique_ptr<AtomicOutputFile>> AtomicOutputFile::Create(const
       new AtomicOutputFile(path, std::move(tmp), handle, gzip));
 }
 
+absl::StatusOr<std::unique_ptr<AtomicOutputFile>> AtomicOutputFile::CreateOwnerOnly(
+    const std::string& path) {
+  std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+  // A leftover temporary file would keep its old mode through O_TRUNC; O_EXCL after removing it
+  // guarantees the 0600 of a fresh file.
+  std::remove(tmp.c_str());
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  FILE* handle = fd < 0 ? nullptr : fdopen(fd, "wb");
+  if (handle == nullptr) {
+    const int error = errno;
+    if (fd >= 0) {
+      close(fd);
+      std::remove(tmp.c_str());
+    }
+    return absl::PermissionDeniedError(
+        absl::StrCat(path, ": cannot create: ", std::strerror(error)));
+  }
+  return std::unique_ptr<AtomicOutputFile>(
+      new AtomicOutputFile(path, std::move(tmp), handle, /*gzip=*/false));
+}
+
 AtomicOutputFile::AtomicOutputFile(std::string path, std::string tmp_path, void* file, bool gzip)
     : path_(std::move(path)), tmp_path_(std::move(tmp_path)), file_(file), gzip_(gzip) {
   buffer_.reserve(kOutputBuffer);
@@ -302,6 +324,21 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
     out.push_back('\n');
   }
   if (!(*reader)->status().ok()) return (*reader)->status();
+  return out;
+}
+
+absl::StatusOr<std::string> ReadBinaryFile(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (file == nullptr) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+  }
+  std::string out;
+  char buffer[1 << 16];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), file.get())) > 0) out.append(buffer, n);
+  if (std::ferror(file.get())) {
+    return absl::DataLossError(absl::StrCat(path, ": read error: ", std::strerror(errno)));
+  }
   return out;
 }
 

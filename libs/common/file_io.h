@@ -75,6 +75,9 @@ class AtomicOutputFile {
   static absl::StatusOr<std::unique_ptr<AtomicOutputFile>> Create(const std::string& path,
                                                                   bool gzip = false,
                                                                   int gzip_level = 1);
+  // Like Create (plain output), but the file is readable and writable by its owner only (0600)
+  // from the moment it exists, so a private key is never briefly visible to other users.
+  static absl::StatusOr<std::unique_ptr<AtomicOutputFile>> CreateOwnerOnly(const std::string& path);
   // Removes the temporary file unless Close() succeeded.
   ~AtomicOutputFile();
   AtomicOutputFile(const AtomicOutputFile&) = delete;
@@ -103,6 +106,8 @@ class AtomicOutputFile {
 
 // Reads a whole (small) file, transparently gunzipping it. For headers, BED files and fixtures.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+// Reads a whole file's bytes exactly as stored (binary; no decompression, no line handling).
+absl::StatusOr<std::string> ReadBinaryFile(const std::string& path);
 bool FileExists(const std::string& path);
 // mkdir -p: creates `path` and missing parents; OK if it already exists as a directory.
 absl::Status MakeDirectories(const std::string& path);

@@ -1,5 +1,6 @@
 #include "libs/common/file_io.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -139,6 +140,38 @@ TEST(AtomicOutputFileTest, ConcatenatedGzipMembersReadAsOneStream) {
   ASSERT_TRUE((*out)->AppendRawFile(body).ok());
   ASSERT_TRUE((*out)->Close().ok());
   EXPECT_EQ(*ReadFileToString(path), "first\nsecond\nthird\n");
+}
+
+TEST(AtomicOutputFileTest, OwnerOnlyReplacesAWorldReadableFile) {
+  const std::string path = TempPath("secret.key");
+  {
+    auto out = AtomicOutputFile::Create(path);
+    ASSERT_TRUE((*out)->Write("old").ok());
+    ASSERT_TRUE((*out)->Close().ok());
+  }
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  auto out = AtomicOutputFile::CreateOwnerOnly(path);
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_TRUE((*out)->Write("new\n").ok());
+  ASSERT_TRUE((*out)->Close().ok());
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(*ReadFileToString(path), "new\n");
+  EXPECT_FALSE(AtomicOutputFile::CreateOwnerOnly(TempPath("no-such-dir/x.key")).ok());
+}
+
+TEST(ReadBinaryFileTest, ReturnsTheExactBytes) {
+  const std::string path = TempPath("binary.bin");
+  const std::string bytes("\x1f\x8b\0no newline\r\n\0\xff", 16);
+  auto out = AtomicOutputFile::Create(path);
+  ASSERT_TRUE(out.ok());
+  ASSERT_TRUE((*out)->Write(bytes).ok());
+  ASSERT_TRUE((*out)->Close().ok());
+  auto read = ReadBinaryFile(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, bytes);
+  EXPECT_EQ(ReadBinaryFile(TempPath("missing.bin")).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(MakeDirectoriesTest, CreatesParentsAndRefusesFiles) {

@@ -35,6 +35,7 @@ absl::StatusOr<Args> Args::Parse(int argc, char** argv, const std::set<std::stri
       value = argv[++i];
     }
     args.values_[name] = value;
+    args.all_values_[name].push_back(value);
   }
   return args;
 }
@@ -42,6 +43,11 @@ absl::StatusOr<Args> Args::Parse(int argc, char** argv, const std::set<std::stri
 std::string Args::Get(const std::string& name, const std::string& fallback) const {
   auto it = values_.find(name);
   return it == values_.end() ? fallback : it->second;
+}
+
+std::vector<std::string> Args::GetAll(const std::string& name) const {
+  auto it = all_values_.find(name);
+  return it == all_values_.end() ? std::vector<std::string>() : it->second;
 }
 
 absl::StatusOr<std::string> Args::Required(const std::string& name) const {

@@ -13,7 +13,8 @@
 namespace flsailer::cli {
 
 // Flags are "--name value" or "--name=value"; a boolean flag listed in `switches` takes no value.
-// Unknown flags are an error, so typos never pass silently.
+// Unknown flags are an error, so typos never pass silently. A repeated flag keeps its last value
+// for Get and all of them, in order, for GetAll.
 class Args {
  public:
   static absl::StatusOr<Args> Parse(int argc, char** argv, const std::set<std::string>& flags,
@@ -24,10 +25,13 @@ class Args {
   absl::StatusOr<std::string> Required(const std::string& name) const;
   absl::StatusOr<int64_t> GetInt(const std::string& name, int64_t fallback) const;
   absl::StatusOr<double> GetDouble(const std::string& name, double fallback) const;
+  // Every value given to a repeatable flag such as `--dns a --dns b`; empty when absent.
+  std::vector<std::string> GetAll(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> all_values_;
   std::vector<std::string> positional_;
 };
 
