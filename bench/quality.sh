@@ -8,20 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds="${1:-0 1 2}"
 datasets="${2:-buenrostro2015_gm12878_h1 granja2019_bmmc snareseq2019_mouse_cortex synthetic}"
-shared="${FLSAILER_SHARED_DATA:-../shared/data}"
 
-cmake --preset release >/dev/null
-cmake --build --preset release --target flsailer >/dev/null
-flsailer=build/release/services/cli/flsailer
+source bench/common.sh
 out=build/quality
-mkdir -p "$out"
-
-# Synthetic: 4 institutions with strong depth, accessibility and cell-mix effects.
-if [[ " $datasets " == *" synthetic "* && ! -d "$out/synthetic" ]]; then
-  "$flsailer" simulate --out "$out/synthetic" --cells 4000 --peaks 5000 --cell-types 6 \
-    --institutions 4 --depth-shift-sd 0.5 --distortion-sd 0.7 --noise-peak-fraction 0.03 \
-    --mix-concentration 1 --seed 11 2>/dev/null >/dev/null
-fi
+prepare_quality_run "$out" "$datasets"
 
 # Columns: dataset's batch column.
 batch_col() {
@@ -32,17 +22,12 @@ batch_col() {
   esac
 }
 
-# A number from metrics.json ("nan" for null).
-json_field() { sed -n "s/.*\"$2\": *\([^,}]*\).*/\1/p" "$1" | sed 's/null/nan/'; }
-
 printf '%-28s %-22s %4s %7s %7s %9s %9s %7s %7s %7s %6s\n' dataset method seed ari nmi label_asw \
   batch_asw ilisi kbet gconn secs
 rows="$out/rows.tsv"
 : > "$rows"
 for ds in $datasets; do
-  input="$shared/$ds"
-  [ "$ds" = synthetic ] && input="$out/synthetic"
-  if [ ! -e "$input" ]; then echo "skip $ds: $input not found" >&2; continue; fi
+  input=$(dataset_input "$out" "$ds") || continue
   for seed in $seeds; do
     for method in lsi vae vae_lambda0; do
       dir="$out/$ds/$method/seed$seed"

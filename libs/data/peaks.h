@@ -29,9 +29,12 @@ struct Peak {
 absl::StatusOr<std::vector<Peak>> ParseBed(LineReader& reader);
 absl::StatusOr<std::vector<Peak>> ReadBed(const std::string& path);
 
-// Writes chrom, start, end (+ optional per-peak extra columns, already tab-joined) atomically.
+// Writes chrom, start, end (+ optional per-peak extra columns, already tab-joined) atomically,
+// after `header` written verbatim (lines that start with '#', each ending in '\n', so that ParseBed
+// skips them). Errors: extra columns for a different number of peaks, a header line without '#'.
 absl::Status WriteBed(const std::string& path, const std::vector<Peak>& peaks,
-                      const std::vector<std::string>& extra_columns = {});
+                      const std::vector<std::string>& extra_columns = {},
+                      absl::string_view header = "");
 
 // "chr1:100-200" (the form used here), also accepting "chr1-100-200" and "chr1_100_200"
 // as written by Signac, ArchR and scMoMaT. Coordinates are taken as BED (0-based start).

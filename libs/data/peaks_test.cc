@@ -52,6 +52,21 @@ TEST(BedTest, WriteReadRoundTripWithExtraColumns) {
   EXPECT_FALSE(WriteBed(path, peaks, {"only one"}).ok());
 }
 
+TEST(BedTest, HeaderLinesAreWrittenAndSkippedOnRead) {
+  const std::string path = ::testing::TempDir() + "/" + std::to_string(getpid()) + "_h.bed";
+  std::vector<Peak> peaks = {{"chr2", 5, 50}};
+  ASSERT_TRUE(WriteBed(path, peaks, {"x"}, "# made by a test\n#chrom\tstart\tend\tname\n").ok());
+  auto text = ReadFileToString(path);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, "# made by a test\n#chrom\tstart\tend\tname\nchr2\t5\t50\tx\n");
+  auto back = ReadBed(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, peaks);
+  EXPECT_THAT(std::string(WriteBed(path, peaks, {}, "no hash\n").message()),
+              HasSubstr("must start with '#'"));
+  EXPECT_FALSE(WriteBed(path, peaks, {}, "# no newline").ok());
+}
+
 TEST(PeakNameTest, ParsesCommonSpellings) {
   for (const char* name : {"chr1:100-200", "chr1-100-200", "chr1_100_200"}) {
     auto p = ParsePeakName(name);

@@ -14,34 +14,79 @@
 namespace flsailer::sampling {
 namespace {
 
-// Accumulates T^T T Q and (TQ)^T (TQ) over rows [begin, end) into *power and *gram.
-void AccumulateRows(const data::CsrMatrix& t, const RowMatrix& q, int64_t begin, int64_t end,
-                    RowMatrix* power, RowMatrix* gram) {
-  const int64_t l = q.cols();
-  std::vector<double> y(static_cast<size_t>(l));
-  const double* qd = q.data();
-  double* pd = power->data();
-  for (int64_t r = begin; r < end; ++r) {
-    const int64_t kb = t.indptr[r], ke = t.indptr[r + 1];
-    if (kb == ke) continue;
-    std::fill(y.begin(), y.end(), 0.0);
-    for (int64_t k = kb; k < ke; ++k) {
+// The two products T Q and T^T Y touch a row of Q (or of the result) per non-zero, at peak
+// positions that jump around: on 10^5 peaks those rows do not fit in cache, and each visit is a
+// cache miss (a plain row-by-row loop was 7x slower on 10^4 cells x 2x10^4 peaks). So both
+// products go tile by tile: a block of peaks whose rows of Q (or of T^T Y) stay in cache while
+// every row of T visits its entries in that block, with a per-row cursor into the sorted column
+// indices. Peaks per block: 512 KiB of their rows (L2-resident), at least 64 peaks.
+constexpr int64_t kBlockBytes = int64_t{512} << 10;
+// Cells per chunk of T Q: every block of Q is read from memory once per chunk, so chunks are
+// large (8 MiB of rows of T Q); they are also the unit of parallel work.
+constexpr int64_t kChunkBytes = int64_t{8} << 20;
+
+int64_t RowsPer(int64_t bytes, int64_t l) {
+  return std::max<int64_t>(64, bytes / (static_cast<int64_t>(sizeof(double)) * l));
+}
+
+// The inner loops carry all the work, so they are vectorised (GCC's -O2 leaves loops of unknown
+// trip count alone) and cloned for AVX2 where the CPU has it. Every clone computes the same
+// values: no reassociation, and ISO C++ mode contracts no multiply-add into an FMA.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define FLS_HOT                                                              \
+  __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic"), \
+                 target_clones("avx2", "default")))
+#else
+#define FLS_HOT
+#endif
+
+// y[r - rows_begin] += sum of T[r, j] Q[j] over the entries of rows [rows_begin, rows_end) from
+// cursor[r] on with j < peaks_end, advancing cursor[r] past them. Y rows are l wide.
+FLS_HOT void GatherTile(const data::CsrMatrix& t, const double* __restrict q, int64_t l,
+                        int64_t rows_begin, int64_t rows_end, int64_t peaks_end,
+                        int64_t* __restrict cursor, double* __restrict y) {
+  for (int64_t r = rows_begin; r < rows_end; ++r) {
+    double* __restrict yr = y + (r - rows_begin) * l;
+    int64_t k = cursor[r];
+    const int64_t end = t.indptr[r + 1];
+    for (; k < end && t.indices[k] < peaks_end; ++k) {
       const double v = t.value(k);
-      const double* qrow = qd + static_cast<int64_t>(t.indices[k]) * l;
-      for (int64_t c = 0; c < l; ++c) y[c] += v * qrow[c];
+      const double* __restrict qj = q + static_cast<int64_t>(t.indices[k]) * l;
+      for (int64_t c = 0; c < l; ++c) yr[c] += v * qj[c];
     }
-    for (int64_t k = kb; k < ke; ++k) {
-      const double v = t.value(k);
-      double* prow = pd + static_cast<int64_t>(t.indices[k]) * l;
-      for (int64_t c = 0; c < l; ++c) prow[c] += v * y[c];
-    }
-    // Gram: symmetric, fill the upper triangle here and mirror at the end.
-    for (int64_t a = 0; a < l; ++a) {
-      double* grow = gram->data() + a * l;
-      const double ya = y[a];
-      for (int64_t b = a; b < l; ++b) grow[b] += ya * y[b];
-    }
+    cursor[r] = k;
   }
+}
+
+// power[j] += sum over rows r of T[r, j] Y[r] for the peaks j < peaks_end not yet passed by
+// cursor[r] (all rows of t); Y has t.rows rows of l.
+FLS_HOT void ScatterTile(const data::CsrMatrix& t, const double* __restrict y, int64_t l,
+                         int64_t peaks_end, int64_t* __restrict cursor,
+                         double* __restrict power) {
+  for (int64_t r = 0; r < t.rows; ++r) {
+    const double* __restrict yr = y + r * l;
+    int64_t k = cursor[r];
+    const int64_t end = t.indptr[r + 1];
+    for (; k < end && t.indices[k] < peaks_end; ++k) {
+      const double v = t.value(k);
+      double* __restrict pj = power + static_cast<int64_t>(t.indices[k]) * l;
+      for (int64_t c = 0; c < l; ++c) pj[c] += v * yr[c];
+    }
+    cursor[r] = k;
+  }
+}
+
+// Runs work(i) for i in [0, parts) on up to `threads` threads (part i on thread i % threads).
+template <typename Work>
+void ParallelParts(int64_t parts, int threads, const Work& work) {
+  std::vector<std::thread> workers;
+  for (int w = 1; w < threads; ++w) {
+    workers.emplace_back([&, w] {
+      for (int64_t i = w; i < parts; i += threads) work(i);
+    });
+  }
+  for (int64_t i = 0; i < parts; i += threads) work(i);
+  for (std::thread& w : workers) w.join();
 }
 
 // Thin Q factor of a tall matrix (columns orthonormal).
@@ -93,40 +138,41 @@ absl::StatusOr<SubspaceSums> LocalSubspaceSums(const data::CsrMatrix& t, const R
     return absl::InvalidArgumentError(absl::StrCat("subspace sums: basis has ", q.rows(),
                                                    " rows for ", t.cols, " peaks"));
   }
-  const int64_t l = q.cols();
+  const int64_t l = q.cols(), p = q.rows(), n = t.rows;
+  threads = std::max(1, threads);
+  // Y = T Q, by chunks of cells (disjoint rows of Y, so chunks run in parallel).
+  RowMatrix y = RowMatrix::Zero(n, l);
+  const int64_t block = RowsPer(kBlockBytes, l);
+  // At least one chunk per thread.
+  const int64_t chunk =
+      std::max<int64_t>(1, std::min(RowsPer(kChunkBytes, l), (n + threads - 1) / threads));
+  std::vector<int64_t> cursor(t.indptr.begin(), t.indptr.end() - 1);
+  ParallelParts((n + chunk - 1) / chunk, threads, [&](int64_t i) {
+    const int64_t begin = i * chunk, end = std::min(n, begin + chunk);
+    for (int64_t peaks_end = block; peaks_end < p + block; peaks_end += block) {
+      GatherTile(t, q.data(), l, begin, end, peaks_end, cursor.data(), y.data() + begin * l);
+    }
+  });
   SubspaceSums sums;
-  sums.power = RowMatrix::Zero(q.rows(), l);
-  sums.gram = RowMatrix::Zero(l, l);
-  threads = static_cast<int>(std::clamp<int64_t>(threads, 1, std::max<int64_t>(1, t.rows / 256)));
-  if (threads == 1) {
-    AccumulateRows(t, q, 0, t.rows, &sums.power, &sums.gram);
-  } else {
-    // Split by non-zeros, not rows, so that threads get equal work; each has private sums.
-    std::vector<SubspaceSums> partial(static_cast<size_t>(threads - 1));
-    std::vector<std::thread> workers;
-    std::vector<int64_t> bounds{0};
-    for (int i = 1; i < threads; ++i) {
-      const int64_t target = t.nnz() * i / threads;
-      bounds.push_back(std::upper_bound(t.indptr.begin(), t.indptr.end(), target) -
-                       t.indptr.begin() - 1);
+  sums.gram = y.transpose() * y;
+  // T^T Y, by blocks of peaks (disjoint rows of the result). Each thread owns a contiguous range
+  // of blocks and a cursor per cell that it advances block after block.
+  sums.power = RowMatrix::Zero(p, l);
+  const int64_t blocks = (p + block - 1) / block;
+  const int parts = static_cast<int>(std::min<int64_t>(threads, blocks));
+  ParallelParts(parts, parts, [&](int64_t part) {
+    const int64_t first = blocks * part / parts, last = blocks * (part + 1) / parts;
+    std::vector<int64_t> own(static_cast<size_t>(n));
+    const auto indices = t.indices.begin();
+    const auto first_peak = static_cast<int32_t>(std::min(p, first * block));
+    for (int64_t r = 0; r < n; ++r) {
+      own[r] = std::lower_bound(indices + t.indptr[r], indices + t.indptr[r + 1], first_peak) -
+               indices;
     }
-    bounds.push_back(t.rows);
-    for (int i = 1; i < threads; ++i) {
-      partial[i - 1].power = RowMatrix::Zero(q.rows(), l);
-      partial[i - 1].gram = RowMatrix::Zero(l, l);
-      workers.emplace_back(AccumulateRows, std::cref(t), std::cref(q), bounds[i], bounds[i + 1],
-                           &partial[i - 1].power, &partial[i - 1].gram);
+    for (int64_t b = first; b < last; ++b) {
+      ScatterTile(t, y.data(), l, std::min(p, (b + 1) * block), own.data(), sums.power.data());
     }
-    AccumulateRows(t, q, bounds[0], bounds[1], &sums.power, &sums.gram);
-    for (auto& w : workers) w.join();
-    for (const SubspaceSums& p : partial) {
-      sums.power += p.power;
-      sums.gram += p.gram;
-    }
-  }
-  for (int64_t a = 0; a < l; ++a) {
-    for (int64_t b = 0; b < a; ++b) sums.gram(a, b) = sums.gram(b, a);
-  }
+  });
   return sums;
 }
 
@@ -184,22 +230,25 @@ absl::Status SubspaceIteration::Update(const SubspaceSums& summed) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<SubspaceSums> SumLocalSubspaceSums(
+    const std::vector<const data::CsrMatrix*>& clients, const RowMatrix& q, int threads) {
+  if (clients.empty()) return absl::InvalidArgumentError("subspace sums: no clients");
+  FLS_ASSIGN_OR_RETURN(SubspaceSums total, LocalSubspaceSums(*clients[0], q, threads));
+  for (size_t c = 1; c < clients.size(); ++c) {
+    FLS_ASSIGN_OR_RETURN(SubspaceSums local, LocalSubspaceSums(*clients[c], q, threads));
+    total.power += local.power;
+    total.gram += local.gram;
+  }
+  return total;
+}
+
 absl::StatusOr<SubspaceIteration> RunSubspaceIteration(
     const std::vector<const data::CsrMatrix*>& clients, const SubspaceOptions& options,
     int threads) {
   if (clients.empty()) return absl::InvalidArgumentError("subspace iteration: no clients");
   FLS_ASSIGN_OR_RETURN(SubspaceIteration it, SubspaceIteration::Start(clients[0]->cols, options));
   while (!it.done()) {
-    SubspaceSums total;
-    for (size_t c = 0; c < clients.size(); ++c) {
-      FLS_ASSIGN_OR_RETURN(SubspaceSums local, LocalSubspaceSums(*clients[c], it.basis(), threads));
-      if (c == 0) {
-        total = std::move(local);
-      } else {
-        total.power += local.power;
-        total.gram += local.gram;
-      }
-    }
+    FLS_ASSIGN_OR_RETURN(SubspaceSums total, SumLocalSubspaceSums(clients, it.basis(), threads));
     FLS_RETURN_IF_ERROR(it.Update(total));
   }
   return it;

@@ -32,8 +32,9 @@ struct SubspaceSums {
   RowMatrix gram;   // Q^T T_k^T T_k Q  (l x l)
 };
 
-// Computes both sums in one pass over the rows of `t`, using up to `threads` threads.
-// REQUIRES: q.rows() == t.cols. Rows may hold any finite values.
+// Computes both sums with up to `threads` threads; the result does not depend on `threads` (every
+// entry is summed in the same order). Besides the result it holds T Q (cells x l) and one cursor
+// per cell and thread. Errors: q.rows() != t.cols. Rows may hold any finite values.
 absl::StatusOr<SubspaceSums> LocalSubspaceSums(const data::CsrMatrix& t, const RowMatrix& q,
                                                int threads = 1);
 
@@ -83,8 +84,13 @@ class SubspaceIteration {
   bool done_ = false;
 };
 
+// The sum over `clients` of LocalSubspaceSums(client, q), added in client order: what secure
+// aggregation hands the server, computed in one process (the centralised path is one client).
+absl::StatusOr<SubspaceSums> SumLocalSubspaceSums(
+    const std::vector<const data::CsrMatrix*>& clients, const RowMatrix& q, int threads = 1);
+
 // Runs the whole iteration with the rows of every client in `clients` (the centralised path is
-// one client). The sums are added in client order.
+// one client), summed by SumLocalSubspaceSums.
 absl::StatusOr<SubspaceIteration> RunSubspaceIteration(
     const std::vector<const data::CsrMatrix*>& clients, const SubspaceOptions& options,
     int threads = 1);

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -10,26 +11,17 @@
 #include "services/cli/args.h"
 #include "services/cli/commands.h"
 #include "services/cli/load_flags.h"
+#include "services/cli/quantiles.h"
 
 namespace flsailer::cli {
 namespace {
 
 constexpr size_t kMaxCategories = 50;
 
-// Quantile by linear interpolation between order statistics (numpy's default).
-double Quantile(std::vector<double> sorted, double q) {
-  if (sorted.empty()) return 0;
-  const double pos = q * static_cast<double>(sorted.size() - 1);
-  const size_t lo = static_cast<size_t>(pos);
-  const size_t hi = std::min(lo + 1, sorted.size() - 1);
-  return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
-}
-
 void PrintQuantiles(const char* what, std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  std::printf("%-22s min %.0f  q25 %.0f  median %.0f  q75 %.0f  max %.0f\n", what,
-              Quantile(values, 0), Quantile(values, 0.25), Quantile(values, 0.5),
-              Quantile(values, 0.75), Quantile(values, 1));
+  const FiveNumbers q = Summarise(std::move(values));
+  std::printf("%-22s min %.0f  q25 %.0f  median %.0f  q75 %.0f  max %.0f\n", what, q.min, q.q25,
+              q.median, q.q75, q.max);
 }
 
 void PrintUsage() {
