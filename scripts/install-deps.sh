@@ -9,12 +9,14 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git clang libclang-rt-14-dev
   # core libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libtorch-dev libopenblas0-pthread libeigen3-dev libssl-dev prometheus-cpp-dev libabsl-dev
-  libhdf5-dev zlib1g-dev libhnswlib-dev
+  libtorch-dev libopenblas0-pthread libeigen3-dev libssl-dev libsqlite3-dev prometheus-cpp-dev libabsl-dev
+  libhdf5-dev zlib1g-dev libhnswlib-dev libcpp-httplib-dev
   # igraph and the libraries its CMake config links (Debian does not pull them in)
   libigraph-dev libarpack2-dev libglpk-dev libplfit-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev time
+  openssl  # the command-line tool, only for scripts/fuzz.sh's seed certificate
+  curl  # scripts/federated-run.sh calls the REST API with it
   python3 python3-numpy python3-scipy python3-anndata python3-h5py python3-sklearn
 )
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <utility>
 
 #include "Eigen/Dense"
@@ -36,12 +37,14 @@ JobRunner::JobRunner(const v1::JobSpec& spec, std::unique_ptr<Aggregator> aggreg
                                                : kDefaultClusters) {}
 
 absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(
-    const v1::JobSpec& spec, std::unique_ptr<Aggregator> aggregator, Clock clock) {
+    const v1::JobSpec& spec, std::unique_ptr<Aggregator> aggregator, Clock clock,
+    uint32_t generation) {
   FLS_RETURN_IF_ERROR(ValidateJobSpec(spec));
   if (aggregator == nullptr) return absl::InvalidArgumentError("job: no aggregator");
   std::unique_ptr<JobRunner> runner(new JobRunner(spec, std::move(aggregator), std::move(clock)));
   absl::MutexLock lock(&runner->mu_);
   runner->progress_.rounds = static_cast<int32_t>(spec.rounds());
+  runner->progress_.step_id = static_cast<int64_t>(generation) << 32;
   runner->round_opened_ = runner->clock_();
   FLS_RETURN_IF_ERROR(runner->OpenStep(StepKind::kStatistics));
   return runner;
@@ -252,8 +255,7 @@ absl::Status JobRunner::AfterSubspace(const AggregateResult& sum) {
   adam_v_.clear();
   ++round_;
   round_opened_ = clock_();
-  const std::vector<float> w = model_->GetParameters();
-  payload_["model"] = Share(std::vector<double>(w.begin(), w.end()));
+  SetModelPayload();
   return OpenStep(StepKind::kTrain);
 }
 
@@ -263,8 +265,7 @@ absl::Status JobRunner::BeginTraining() {
                        model::InvariantVae::Create(VaeConfigForJob(spec_, selected), spec_.seed()));
   round_ = 1;
   round_opened_ = clock_();
-  const std::vector<float> w = model_->GetParameters();
-  payload_["model"] = Share(std::vector<double>(w.begin(), w.end()));
+  SetModelPayload();
   return OpenStep(StepKind::kTrain);
 }
 
@@ -310,8 +311,16 @@ absl::Status JobRunner::AfterTrain(const AggregateResult& sum) {
   record.seconds = absl::ToDoubleSeconds(clock_() - round_opened_);
   progress_.history.push_back(record);
 
+  SetModelPayload();
+  return AfterRound();
+}
+
+void JobRunner::SetModelPayload() {
   const std::vector<float> w = model_->GetParameters();
   payload_["model"] = Share(std::vector<double>(w.begin(), w.end()));
+}
+
+absl::Status JobRunner::AfterRound() {
   if (round_ >= progress_.rounds) {
     centroids_.clear();
     payload_["centroids"] = Share({});
@@ -389,6 +398,165 @@ absl::Status JobRunner::AfterClusters(const AggregateResult& sum) {
   progress_.clusters = static_cast<int32_t>(centroids_.size() / d);
   payload_["centroids"] = Share(centroids_);
   return OpenStep(StepKind::kClusters);
+}
+
+namespace {
+
+template <typename T>
+std::string Bytes(const T* data, size_t n) {
+  return std::string(reinterpret_cast<const char*>(data), n * sizeof(T));  // little-endian hosts
+}
+
+template <typename T>
+absl::StatusOr<std::vector<T>> FromBytes(const std::string& bytes, const char* what) {
+  if (bytes.size() % sizeof(T) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint: ", what, " is not whole values"));
+  }
+  std::vector<T> v(bytes.size() / sizeof(T));
+  std::memcpy(v.data(), bytes.data(), bytes.size());
+  return v;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::JobCheckpoint> JobRunner::Checkpoint() const {
+  absl::MutexLock lock(&mu_);
+  const bool ended = progress_.state != JobProgress::State::kRunning;
+  if (progress_.history.empty() && !ended) {
+    return absl::FailedPreconditionError("no round has completed yet");
+  }
+  v1::JobCheckpoint c;
+  c.set_format_version(1);
+  *c.mutable_spec() = spec_;
+  c.set_rounds_done(static_cast<uint32_t>(progress_.history.size()));
+  c.set_error(progress_.state == JobProgress::State::kFailed ? progress_.error : "");
+  c.set_finished(progress_.state == JobProgress::State::kFinished);
+  for (const std::string& id : progress_.dropped) c.add_dropped(id);
+  for (const RoundRecord& r : progress_.history) {
+    v1::Round* round = c.add_history();
+    round->set_round(static_cast<uint32_t>(r.round));
+    round->set_loss(r.loss);
+    for (const std::string& id : r.contributors) round->add_contributors(id);
+    round->set_selection_version(static_cast<uint32_t>(r.selection_version));
+    round->set_seconds(r.seconds);
+  }
+  if (model_ == nullptr) return c;  // failed before training: the error is all there is
+  c.mutable_statistics()->Add(statistics_->begin(), statistics_->end());
+  const sampling::FeatureSelection& s = selector_->current();
+  v1::SelectionState* sel = c.mutable_selection();
+  sel->set_version(s.version);
+  sel->mutable_peaks()->Add(s.peaks.begin(), s.peaks.end());
+  sel->mutable_scores()->Add(s.scores.begin(), s.scores.end());
+  sel->mutable_singular_values()->Add(s.singular_values.begin(), s.singular_values.end());
+  sel->set_power_iterations(s.power_iterations);
+  sel->mutable_new_to_old()->Add(s.new_to_old.begin(), s.new_to_old.end());
+  const sampling::RowMatrix& subspace = selector_->subspace();
+  c.set_subspace_rows(static_cast<uint64_t>(subspace.rows()));
+  c.set_subspace_cols(static_cast<uint64_t>(subspace.cols()));
+  c.set_subspace(Bytes(subspace.data(), static_cast<size_t>(subspace.size())));
+  const std::vector<float> w = model_->GetParameters();
+  c.set_model(Bytes(w.data(), w.size()));
+  c.set_fedadam_m(Bytes(adam_m_.data(), adam_m_.size()));
+  c.set_fedadam_v(Bytes(adam_v_.data(), adam_v_.size()));
+  c.set_fedadam_steps(adam_steps_);
+  if (progress_.state == JobProgress::State::kFinished) {
+    c.mutable_centroids()->Add(centroids_.begin(), centroids_.end());
+  }
+  return c;
+}
+
+absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Resume(const v1::JobCheckpoint& c,
+                                                             uint32_t generation,
+                                                             std::unique_ptr<Aggregator> aggregator,
+                                                             Clock clock) {
+  if (c.format_version() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint: unknown format version ", c.format_version()));
+  }
+  FLS_RETURN_IF_ERROR(ValidateJobSpec(c.spec()));
+  if (aggregator == nullptr) return absl::InvalidArgumentError("job: no aggregator");
+  std::unique_ptr<JobRunner> r(new JobRunner(c.spec(), std::move(aggregator), std::move(clock)));
+  absl::MutexLock lock(&r->mu_);
+  r->progress_.rounds = static_cast<int32_t>(c.spec().rounds());
+  r->progress_.step_id = static_cast<int64_t>(generation) << 32;
+  r->progress_.dropped.insert(c.dropped().begin(), c.dropped().end());
+  for (const v1::Round& round : c.history()) {
+    RoundRecord record;
+    record.round = static_cast<int32_t>(round.round());
+    record.loss = round.loss();
+    record.contributors.assign(round.contributors().begin(), round.contributors().end());
+    record.selection_version = static_cast<int32_t>(round.selection_version());
+    record.seconds = round.seconds();
+    r->progress_.history.push_back(std::move(record));
+  }
+  r->round_ = static_cast<int32_t>(c.rounds_done());
+  r->round_opened_ = r->clock_();
+  if (!c.error().empty()) {
+    r->Fail(c.error());
+    return r;
+  }
+  const int64_t p = r->peaks_;
+  if (c.statistics_size() != p + 3 || c.rounds_done() == 0 ||
+      c.rounds_done() > c.spec().rounds()) {
+    return absl::InvalidArgumentError("checkpoint: statistics or rounds do not fit the job");
+  }
+  r->statistics_ = Share(std::vector<double>(c.statistics().begin(), c.statistics().end()));
+  sampling::TfIdfSums sums;
+  sums.cells = std::llround(c.statistics(0));
+  sums.document_frequency.assign(c.statistics().begin() + 3, c.statistics().end());
+  sampling::FeatureSelection selection;
+  selection.version = c.selection().version();
+  selection.peaks.assign(c.selection().peaks().begin(), c.selection().peaks().end());
+  selection.scores.assign(c.selection().scores().begin(), c.selection().scores().end());
+  selection.singular_values.assign(c.selection().singular_values().begin(),
+                                   c.selection().singular_values().end());
+  selection.power_iterations = c.selection().power_iterations();
+  selection.new_to_old.assign(c.selection().new_to_old().begin(),
+                              c.selection().new_to_old().end());
+  FLS_ASSIGN_OR_RETURN(std::vector<double> subspace_values,
+                       FromBytes<double>(c.subspace(), "the subspace"));
+  if (subspace_values.size() != c.subspace_rows() * c.subspace_cols()) {
+    return absl::InvalidArgumentError("checkpoint: the subspace does not fit its shape");
+  }
+  sampling::RowMatrix subspace = Eigen::Map<const sampling::RowMatrix>(
+      subspace_values.data(), static_cast<int64_t>(c.subspace_rows()),
+      static_cast<int64_t>(c.subspace_cols()));
+  FLS_ASSIGN_OR_RETURN(sampling::FeatureSelector selector,
+                       sampling::FeatureSelector::Restore(sums, SelectorOptionsForJob(c.spec()),
+                                                          std::move(selection),
+                                                          std::move(subspace)));
+  r->selector_.emplace(std::move(selector));
+  r->progress_.selection_version = r->selector_->current().version;
+  const auto selected = static_cast<int32_t>(r->selector_->current().peaks.size());
+  FLS_ASSIGN_OR_RETURN(r->model_, model::InvariantVae::Create(VaeConfigForJob(c.spec(), selected),
+                                                              c.spec().seed()));
+  FLS_ASSIGN_OR_RETURN(std::vector<float> w, FromBytes<float>(c.model(), "the model"));
+  FLS_RETURN_IF_ERROR(r->model_->SetParameters(w));
+  FLS_ASSIGN_OR_RETURN(r->adam_m_, FromBytes<double>(c.fedadam_m(), "FedAdam moments"));
+  FLS_ASSIGN_OR_RETURN(r->adam_v_, FromBytes<double>(c.fedadam_v(), "FedAdam moments"));
+  if (r->adam_m_.size() != r->adam_v_.size() ||
+      (!r->adam_m_.empty() && r->adam_m_.size() != w.size())) {
+    return absl::InvalidArgumentError("checkpoint: FedAdam moments do not fit the model");
+  }
+  r->adam_steps_ = c.fedadam_steps();
+  r->payload_ = {{"statistics", r->statistics_},
+                 {"selection", Share(std::vector<double>(r->selector_->current().peaks.begin(),
+                                                         r->selector_->current().peaks.end()))}};
+  r->SetModelPayload();
+  if (c.finished()) {
+    const int64_t d = r->model_->config().latent_dim;
+    if (c.centroids_size() == 0 || c.centroids_size() % d != 0) {
+      return absl::InvalidArgumentError("checkpoint: a finished job without centroids");
+    }
+    r->centroids_.assign(c.centroids().begin(), c.centroids().end());
+    r->progress_.clusters = static_cast<int32_t>(r->centroids_.size() / d);
+    r->payload_["centroids"] = Share(r->centroids_);
+    r->progress_.state = JobProgress::State::kFinished;
+    r->progress_.step = StepKind::kClusters;
+    return r;
+  }
+  FLS_RETURN_IF_ERROR(r->AfterRound());
+  return r;
 }
 
 JobProgress JobRunner::Progress() const {

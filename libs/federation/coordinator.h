@@ -31,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "flsailer/v1/checkpoint.pb.h"
 #include "flsailer/v1/common.pb.h"
 #include "libs/federation/aggregation.h"
 #include "libs/federation/protocol.h"
@@ -64,10 +65,26 @@ class JobRunner {
  public:
   using Clock = std::function<absl::Time()>;
 
-  // Fails on an invalid spec (ValidateJobSpec). `aggregator` performs every sum.
+  // Fails on an invalid spec (ValidateJobSpec). `aggregator` performs every sum. Step ids start
+  // at generation x 2^32 (see Resume).
   static absl::StatusOr<std::unique_ptr<JobRunner>> Create(const v1::JobSpec& spec,
                                                            std::unique_ptr<Aggregator> aggregator,
+                                                           Clock clock = absl::Now,
+                                                           uint32_t generation = 0);
+
+  // Continues a job from Checkpoint(): after its last completed round (or finished, or failed).
+  // Step ids start at generation x 2^32, so with a generation above every earlier run's, a
+  // message meant for a step of an earlier run is refused as stale. InvalidArgument for a
+  // checkpoint that does not fit together.
+  static absl::StatusOr<std::unique_ptr<JobRunner>> Resume(const v1::JobCheckpoint& checkpoint,
+                                                           uint32_t generation,
+                                                           std::unique_ptr<Aggregator> aggregator,
                                                            Clock clock = absl::Now);
+
+  // The state to resume from: the job after its last completed training round (or its final
+  // state once finished or failed). FailedPrecondition before the first round has completed
+  // (a job resumed from nothing simply starts again).
+  absl::StatusOr<v1::JobCheckpoint> Checkpoint() const;
 
   // What `institution` should do now. PermissionDenied for an institution not in the job.
   absl::StatusOr<Task> NextTask(const std::string& institution);
@@ -106,6 +123,9 @@ class JobRunner {
   absl::Status AfterTrain(const AggregateResult& sum) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AfterClusters(const AggregateResult& sum) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status BeginTraining() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What follows a completed round: the next round, a selection refresh, or clustering.
+  absl::Status AfterRound() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetModelPayload() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyServerOptimizer(const std::vector<double>& mean_update)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t ContributionLength(StepKind kind) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -1,6 +1,7 @@
 // The FL-Sailer schedule run in process: coordinator core, three client cores and the plain
 // aggregator, on the bundled granja2019_bmmc dataset split among institutions.
 #include <cmath>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -77,9 +78,10 @@ class FederationTest : public ::testing::Test {
   };
   static Run Drive(JobRunner& runner, std::vector<std::unique_ptr<ClientCore>>& clients,
                    const std::vector<Institution>& institutions,
-                   const std::set<std::string>& silent = {}) {
+                   const std::set<std::string>& silent = {},
+                   const std::function<bool()>& stop = [] { return false; }) {
     Run run;
-    for (int guard = 0; guard < 100000; ++guard) {
+    for (int guard = 0; guard < 100000 && !stop(); ++guard) {
       bool worked = false;
       for (size_t c = 0; c < clients.size(); ++c) {
         const std::string& id = institutions[c].id;
@@ -99,7 +101,7 @@ class FederationTest : public ::testing::Test {
       }
       if (!worked) return run;
     }
-    ADD_FAILURE() << "the job did not end";
+    if (!stop()) ADD_FAILURE() << "the job did not end";
     return run;
   }
 
@@ -212,6 +214,58 @@ TEST_F(FederationTest, AdaptiveRefreshPublishesNewSelectionVersions) {
   EXPECT_EQ(progress.selection_version, 1);  // refreshed after round 2 (not after the last)
   EXPECT_EQ(progress.history[1].selection_version, 0);
   EXPECT_EQ(progress.history[2].selection_version, 1);
+}
+
+TEST_F(FederationTest, ResumesFromACheckpointWithoutLosingOrRepeatingRounds) {
+  std::vector<Institution> institutions = Split();
+  v1::JobSpec spec = Spec(institutions);
+  spec.set_rounds(4);
+  spec.set_local_epochs(1);
+  spec.mutable_sampling()->set_refresh_every_rounds(2);
+  spec.set_server_optimizer(v1::SERVER_OPTIMIZER_FEDADAM);
+  auto runner = NewRunner(spec);
+  auto clients = Clients(spec, institutions);
+  EXPECT_EQ(runner->Checkpoint().status().code(), absl::StatusCode::kFailedPrecondition);
+  // Drive until two rounds are done, checkpoint, then "crash" (drop the runner).
+  Drive(*runner, clients, institutions, {}, [&] { return runner->Progress().history.size() >= 2; });
+  auto checkpoint = runner->Checkpoint();
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  EXPECT_EQ(checkpoint->rounds_done(), 2u);
+  const int64_t old_step = runner->Progress().step_id;
+  const std::vector<float> weights = runner->ModelParameters();
+  runner.reset();
+
+  auto resumed = JobRunner::Resume(*checkpoint, /*generation=*/1,
+                                   std::make_unique<InsecurePlainAggregator>());
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ((*resumed)->ModelParameters(), weights);
+  // A contribution for a step of the earlier run is stale in the new generation.
+  auto task = (*resumed)->NextTask("hospital-a");
+  ASSERT_TRUE(task.ok());
+  EXPECT_GT(task->step_id, old_step);
+  EXPECT_EQ(task->step, StepKind::kSubspace);  // the refresh due after round 2 is redone
+  EXPECT_FALSE((*resumed)->Submit("hospital-a", old_step, {1.0}, 1).ok());
+  Drive(**resumed, clients, institutions);
+  const JobProgress progress = (*resumed)->Progress();
+  ASSERT_EQ(progress.state, JobProgress::State::kFinished) << progress.error;
+  ASSERT_EQ(progress.history.size(), 4u);
+  for (int r = 0; r < 4; ++r) EXPECT_EQ(progress.history[r].round, r + 1);
+
+  // A finished job resumes as finished, with its centroids.
+  auto final_checkpoint = (*resumed)->Checkpoint();
+  ASSERT_TRUE(final_checkpoint.ok());
+  auto again = JobRunner::Resume(*final_checkpoint, 2, std::make_unique<InsecurePlainAggregator>());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)->Progress().state, JobProgress::State::kFinished);
+  EXPECT_EQ((*again)->Centroids(), (*resumed)->Centroids());
+
+  // A checkpoint that does not fit together is refused, not trusted.
+  v1::JobCheckpoint broken = *checkpoint;
+  broken.mutable_model()->resize(7);
+  EXPECT_FALSE(JobRunner::Resume(broken, 1, std::make_unique<InsecurePlainAggregator>()).ok());
+  broken = *checkpoint;
+  broken.mutable_statistics()->RemoveLast();
+  EXPECT_FALSE(JobRunner::Resume(broken, 1, std::make_unique<InsecurePlainAggregator>()).ok());
 }
 
 TEST_F(FederationTest, RefusesStaleReplayedForeignAndMalformedContributions) {

@@ -5,12 +5,18 @@
 
 namespace flsailer::cli {
 
+int RunClient(int argc, char** argv);
 int RunConvert(int argc, char** argv);
+int RunCoordinator(int argc, char** argv);
 int RunEmbed(int argc, char** argv);
 int RunEvaluate(int argc, char** argv);
 int RunInspect(int argc, char** argv);
+int RunJob(int argc, char** argv);
 int RunLsi(int argc, char** argv);
+int RunPki(int argc, char** argv);
+int RunSelectFeatures(int argc, char** argv);
 int RunSimulate(int argc, char** argv);
+int RunSplit(int argc, char** argv);
 int RunTrain(int argc, char** argv);
 
 }  // namespace flsailer::cli

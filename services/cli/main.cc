@@ -14,25 +14,37 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"client", flsailer::cli::RunClient,
+     "--coordinator H:P --job ID --input PATH   take part in a federated job as an institution"},
     {"convert", flsailer::cli::RunConvert,
      "INPUT --out OUT.h5ad                      convert any supported input to AnnData"},
+    {"coordinator", flsailer::cli::RunCoordinator,
+     "--state-dir DIR --ca/--cert/--key PEM      serve the federation (gRPC, mutual TLS)"},
     {"embed", flsailer::cli::RunEmbed,
      "--model DIR --input PATH --out DIR        embed new cells with a trained model"},
     {"evaluate", flsailer::cli::RunEvaluate,
      "--embedding TSV --metadata TSV --out DIR   metrics and a picture of an embedding"},
     {"inspect", flsailer::cli::RunInspect,
      "PATH [--metadata TSV] [--reference BED]   summarise a dataset (any supported format)"},
+    {"job", flsailer::cli::RunJob,
+     "submit|list|get|rounds|wait|cancel|download   the coordinator's admin API"},
     {"lsi", flsailer::cli::RunLsi,
      "--input PATH --out DIR                    LSI baseline embedding, evaluated"},
+    {"pki", flsailer::cli::RunPki,
+     "init|issue --dir DIR ...                  the federation CA and its certificates"},
+    {"select-features", flsailer::cli::RunSelectFeatures,
+     "--input PATH --out DIR [--rate 0.2]       keep the peaks of highest leverage (BED)"},
     {"simulate", flsailer::cli::RunSimulate,
      "--out DIR [--cells N --peaks P ...]       write synthetic scATAC-seq with batch effects"},
+    {"split", flsailer::cli::RunSplit,
+     "--input PATH --by COLUMN --out DIR        one .h5ad per value of a column (institutions)"},
     {"train", flsailer::cli::RunTrain,
      "--input PATH --out DIR                    train the invariant VAE, evaluated"},
 };
 
 void Usage() {
   std::fprintf(stderr, "usage: flsailer <command> [options]\n\ncommands:\n");
-  for (const Command& c : kCommands) std::fprintf(stderr, "  %-9s %s\n", c.name, c.help);
+  for (const Command& c : kCommands) std::fprintf(stderr, "  %-15s %s\n", c.name, c.help);
   std::fprintf(stderr, "\n'flsailer <command> --help' describes a command's options.\n");
 }
 

@@ -1,0 +1,267 @@
+#include "services/client/client_runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "flsailer/v1/coordinator.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "libs/common/file_io.h"
+#include "libs/common/status_macros.h"
+#include "libs/rpc/tensor_stream.h"
+#include "libs/telemetry/metrics.h"
+#include "libs/telemetry/progress.h"
+
+namespace flsailer::client {
+namespace {
+
+using federation::StepKind;
+
+constexpr int64_t kMaxPayloadElements = int64_t{1} << 28;
+
+absl::StatusOr<StepKind> ParseStep(const std::string& name) {
+  for (StepKind k : {StepKind::kStatistics, StepKind::kSubspace, StepKind::kTrain,
+                     StepKind::kClusters}) {
+    if (name == federation::StepKindName(k)) return k;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown step '", name, "' from the coordinator"));
+}
+
+class Session {
+ public:
+  Session(const ClientOptions& options, std::shared_ptr<grpc::Channel> channel,
+          std::string institution)
+      : options_(options),
+        stub_(v1::Federation::NewStub(std::move(channel))),
+        institution_(std::move(institution)) {}
+
+  v1::MessageHeader Header(uint64_t step) {
+    v1::MessageHeader h;
+    h.mutable_job_id()->set_value(options_.job_id);
+    h.mutable_sender()->set_value(institution_);
+    h.set_sequence(++sequence_);
+    h.set_step(step);
+    return h;
+  }
+
+  absl::StatusOr<v1::Task> GetTask() {
+    v1::TaskRequest req;
+    *req.mutable_header() = Header(0);
+    v1::Task task;
+    grpc::ClientContext ctx;
+    FLS_RETURN_IF_ERROR(rpc::FromGrpcStatus(stub_->GetTask(&ctx, req, &task)));
+    return task;
+  }
+
+  absl::StatusOr<std::string> ReferencePeaks() {
+    v1::TaskRequest req;
+    *req.mutable_header() = Header(0);
+    grpc::ClientContext ctx;
+    auto reader = stub_->GetReferencePeaks(&ctx, req);
+    std::string bed;
+    v1::FileChunk chunk;
+    while (reader->Read(&chunk)) {
+      if (chunk.offset() != bed.size()) {
+        return absl::DataLossError("reference peaks arrived out of order");
+      }
+      bed += chunk.data();
+    }
+    FLS_RETURN_IF_ERROR(rpc::FromGrpcStatus(reader->Finish()));
+    return bed;
+  }
+
+  absl::StatusOr<federation::Payload> Payloads(const v1::Task& task) {
+    federation::Payload payload;
+    for (const std::string& name : task.payload()) {
+      v1::PayloadRequest req;
+      *req.mutable_header() = Header(task.step_id());
+      req.set_name(name);
+      grpc::ClientContext ctx;
+      auto reader = stub_->GetPayload(&ctx, req);
+      rpc::TensorAssembler assembler(kMaxPayloadElements);
+      v1::TensorChunk chunk;
+      absl::Status parsed = absl::OkStatus();
+      while (reader->Read(&chunk)) {
+        if (parsed.ok()) parsed = assembler.Add(chunk);
+      }
+      FLS_RETURN_IF_ERROR(rpc::FromGrpcStatus(reader->Finish()));
+      FLS_RETURN_IF_ERROR(parsed);
+      if (!assembler.complete() || assembler.name() != name) {
+        return absl::DataLossError(absl::StrCat("payload '", name, "' arrived incomplete"));
+      }
+      payload[name] = std::make_shared<const std::vector<double>>(assembler.Take());
+    }
+    return payload;
+  }
+
+  absl::Status Submit(uint64_t step_id, const federation::Contribution& c) {
+    grpc::ClientContext ctx;
+    v1::SubmitResponse response;
+    auto writer = stub_->Submit(&ctx, &response);
+    rpc::SendTensor(c.values, Header(step_id), "contribution", c.weight,
+                    [&writer](const v1::TensorChunk& chunk) { return writer->Write(chunk); });
+    writer->WritesDone();
+    FLS_RETURN_IF_ERROR(rpc::FromGrpcStatus(writer->Finish()));
+    bytes_sent_ += static_cast<int64_t>(c.values.size() * sizeof(double));
+    return absl::OkStatus();
+  }
+
+  int64_t bytes_sent() const { return bytes_sent_; }
+
+ private:
+  const ClientOptions& options_;
+  std::unique_ptr<v1::Federation::Stub> stub_;
+  std::string institution_;
+  uint64_t sequence_ = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::system_clock::now().time_since_epoch()).count());
+  int64_t bytes_sent_ = 0;
+};
+
+absl::StatusOr<federation::Task> ToCoreTask(const v1::Task& t, federation::Payload payload) {
+  federation::Task task;
+  task.step_id = static_cast<int64_t>(t.step_id());
+  FLS_ASSIGN_OR_RETURN(task.step, ParseStep(t.step()));
+  task.round = static_cast<int32_t>(t.round());
+  task.local_epochs = static_cast<int32_t>(t.local_epochs());
+  task.first_epoch = static_cast<int32_t>(t.first_epoch());
+  task.selection_version = t.selection_version();
+  task.payload = std::move(payload);
+  task.kind = t.kind() == v1::Task::KIND_FINISHED ? federation::Task::Kind::kFinished
+                                                  : federation::Task::Kind::kWork;
+  return task;
+}
+
+// The client's Prometheus series; no-ops without a registry.
+class ClientMetrics {
+ public:
+  explicit ClientMetrics(prometheus::Registry* registry) {
+    if (registry == nullptr) return;
+    steps_ = &telemetry::CounterFamily(*registry, "client_steps_total",
+                                       "Schedule steps answered, by phase");
+    sent_ = &telemetry::CounterFamily(*registry, "client_sent_bytes_total",
+                                      "Contribution bytes sent").Add({});
+    round_ = &telemetry::GaugeFamily(*registry, "client_round", "Last training round answered")
+                  .Add({});
+  }
+  void Answered(const v1::Task& task, int64_t bytes) {
+    if (steps_ == nullptr) return;
+    steps_->Add({{"phase", task.step()}}).Increment();
+    sent_->Increment(static_cast<double>(bytes));
+    if (task.step() == "train") round_->Set(task.round());
+  }
+
+ private:
+  prometheus::Family<prometheus::Counter>* steps_ = nullptr;
+  prometheus::Counter* sent_ = nullptr;
+  prometheus::Gauge* round_ = nullptr;
+};
+
+}  // namespace
+
+absl::StatusOr<ClientOutcome> RunClient(const ClientOptions& options) {
+  auto say = [&options](const std::string& line) {
+    if (options.progress) options.progress(line);
+  };
+  FLS_ASSIGN_OR_RETURN(std::string cert_pem, ReadFileToString(options.credentials.cert_path));
+  FLS_ASSIGN_OR_RETURN(pki::CertificateInfo me, pki::ReadIdentity(cert_pem));
+  if (me.identity.kind != pki::IdentityKind::kInstitution) {
+    return absl::InvalidArgumentError(absl::StrCat(options.credentials.cert_path,
+                                                   " is not an institution certificate"));
+  }
+  FLS_ASSIGN_OR_RETURN(auto credentials, rpc::ChannelCredentials(options.credentials));
+  Session session(options, grpc::CreateChannel(options.coordinator, credentials),
+                  me.identity.id);
+
+  FLS_ASSIGN_OR_RETURN(v1::Task first, session.GetTask());
+  ClientOutcome outcome;
+  outcome.spec = first.spec();
+  FLS_ASSIGN_OR_RETURN(std::string bed, session.ReferencePeaks());
+  FLS_RETURN_IF_ERROR(MakeDirectories(options.work_dir));
+  const std::string reference = options.work_dir + "/reference_peaks.bed";
+  {
+    FLS_ASSIGN_OR_RETURN(auto out, AtomicOutputFile::Create(reference));
+    FLS_RETURN_IF_ERROR(out->Write(bed));
+    FLS_RETURN_IF_ERROR(out->Close());
+  }
+  data::LoadOptions load = options.load;
+  load.reference_bed = reference;
+  FLS_ASSIGN_OR_RETURN(outcome.dataset, data::LoadDataset(options.input, load));
+  say(absl::StrCat("loaded ", outcome.dataset.matrix.rows, " cells on ",
+                   outcome.dataset.matrix.cols, " reference peaks"));
+  FLS_ASSIGN_OR_RETURN(auto core, federation::ClientCore::Create(outcome.spec, me.identity.id,
+                                                                 outcome.dataset.matrix,
+                                                                 options.threads));
+  const telemetry::ProgressTimer timer;
+  ClientMetrics metrics(options.metrics);
+  absl::Time unreachable_since = absl::InfiniteFuture();
+  // Transient trouble: the coordinator restarting (UNAVAILABLE) or a step that closed while we
+  // worked on it (FAILED_PRECONDITION from a stale step). Anything else ends the run.
+  auto transient = [&](const absl::Status& s) -> absl::Status {
+    if (absl::IsFailedPrecondition(s)) {
+      say(absl::StrCat("step skipped: ", s.message()));
+      return absl::OkStatus();
+    }
+    if (!absl::IsUnavailable(s)) return s;
+    const absl::Time now = absl::Now();
+    unreachable_since = std::min(unreachable_since, now);
+    if (now - unreachable_since > absl::Seconds(options.reconnect_seconds)) {
+      return absl::UnavailableError(absl::StrCat("the coordinator has been unreachable for ",
+                                                 options.reconnect_seconds, " s: ", s.message()));
+    }
+    say(absl::StrCat("coordinator unreachable, retrying: ", s.message()));
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    return absl::OkStatus();
+  };
+  for (;;) {
+    absl::StatusOr<v1::Task> polled = session.GetTask();
+    if (!polled.ok()) {
+      FLS_RETURN_IF_ERROR(transient(polled.status()));
+      continue;
+    }
+    unreachable_since = absl::InfiniteFuture();
+    const v1::Task& task = *polled;
+    switch (task.kind()) {
+      case v1::Task::KIND_WAIT:
+        std::this_thread::sleep_for(std::chrono::milliseconds(task.retry_after_ms()));
+        continue;
+      case v1::Task::KIND_FAILED:
+        return absl::AbortedError(absl::StrCat("the job ended: ", task.reason()));
+      case v1::Task::KIND_FINISHED: {
+        FLS_ASSIGN_OR_RETURN(federation::Payload payload, session.Payloads(task));
+        FLS_ASSIGN_OR_RETURN(federation::Task done, ToCoreTask(task, std::move(payload)));
+        FLS_ASSIGN_OR_RETURN(outcome.results, core->Results(done));
+        outcome.bytes_sent = session.bytes_sent();
+        say(absl::StrCat("job finished; sent ", outcome.bytes_sent, " bytes"));
+        return outcome;
+      }
+      case v1::Task::KIND_WORK: {
+        absl::StatusOr<federation::Payload> payload = session.Payloads(task);
+        if (!payload.ok()) {
+          FLS_RETURN_IF_ERROR(transient(payload.status()));
+          continue;
+        }
+        FLS_ASSIGN_OR_RETURN(federation::Task work, ToCoreTask(task, std::move(*payload)));
+        FLS_ASSIGN_OR_RETURN(federation::Contribution c, core->Work(work));
+        if (absl::Status sent = session.Submit(task.step_id(), c); !sent.ok()) {
+          FLS_RETURN_IF_ERROR(transient(sent));
+          continue;
+        }
+        metrics.Answered(task, static_cast<int64_t>(c.values.size() * sizeof(double)));
+        if (task.step() == "train") {
+          say(absl::StrCat(timer.Format("round", task.round(), outcome.spec.rounds()), " sent"));
+        } else {
+          say(absl::StrCat("step ", task.step_id(), " (", task.step(), ") sent"));
+        }
+        continue;
+      }
+      default:
+        return absl::InternalError("the coordinator sent a task of unknown kind");
+    }
+  }
+}
+
+}  // namespace flsailer::client

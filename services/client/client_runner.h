@@ -1,0 +1,52 @@
+// The client process's work: one institution taking part in one federated job. Outbound
+// connections only (it works behind a hospital firewall): it asks the coordinator for tasks,
+// downloads their payloads, computes its contributions with federation::ClientCore on its own
+// cells and streams them back. Nothing cell-level leaves this process.
+#ifndef FLSAILER_SERVICES_CLIENT_CLIENT_RUNNER_H_
+#define FLSAILER_SERVICES_CLIENT_CLIENT_RUNNER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "libs/data/dataset.h"
+#include "libs/federation/client.h"
+#include "libs/rpc/credentials.h"
+#include "prometheus/registry.h"
+
+namespace flsailer::client {
+
+struct ClientOptions {
+  std::string coordinator;            // host:port
+  rpc::CredentialsOptions credentials;
+  std::string job_id;
+  std::string input;                  // any supported format
+  data::LoadOptions load;             // reference_bed is set to the job's reference
+  std::string work_dir;               // the job's reference BED is written here
+  int threads = 1;
+  // How long to keep retrying while the coordinator is unreachable (it may be restarting).
+  int32_t reconnect_seconds = 600;
+  // Called with one line per event worth telling (step started, round i/n with ETA, ...).
+  std::function<void(const std::string&)> progress;
+  // Where to publish flsailer_client_* series (not owned; may be null).
+  prometheus::Registry* metrics = nullptr;
+};
+
+struct ClientOutcome {
+  data::Dataset dataset;              // the local cells on the job's reference peaks
+  federation::LocalResults results;   // embedding and federated clusters of those cells
+  v1::JobSpec spec;
+  int64_t bytes_sent = 0;             // contribution payload bytes sent to the coordinator
+};
+
+// Runs the job to its end. A coordinator that goes away and comes back (restarted, resuming the
+// job) is waited for; a step that ended while this client worked on it is skipped.
+// Errors: the coordinator unreachable for longer than reconnect_seconds or refusing us (with
+// its message),
+// the job failing or dropping us (its reason), local data that cannot be loaded or mapped.
+absl::StatusOr<ClientOutcome> RunClient(const ClientOptions& options);
+
+}  // namespace flsailer::client
+
+#endif  // FLSAILER_SERVICES_CLIENT_CLIENT_RUNNER_H_

@@ -1,0 +1,245 @@
+// The federation over real gRPC and mutual TLS on loopback: a coordinator, an admin and two
+// institution clients in one process, certificates from a federation CA made for the test.
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "flsailer/v1/coordinator.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
+#include "libs/common/file_io.h"
+#include "libs/data/dataset.h"
+#include "libs/pki/pki.h"
+#include "libs/rpc/credentials.h"
+#include "services/client/client_runner.h"
+#include "services/coordinator/server.h"
+
+namespace flsailer {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kDemo[] = "examples/data/granja2019_bmmc";
+
+class FederationGrpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(::testing::TempDir(), "/federation_grpc_test_", getpid(), "_",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_TRUE(MakeDirectories(dir_).ok());
+    auto ca = pki::CreateCa("test federation", pki::ValidFor(absl::Hours(24)));
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    ca_ = *ca;
+    ASSERT_TRUE(WriteFile(dir_ + "/ca.pem", ca_.cert_pem));
+    Issue(pki::IdentityKind::kServer, "coordinator");
+    Issue(pki::IdentityKind::kAdmin, "operator");
+    for (const char* id : {"hospital-a", "hospital-b", "intruder"}) {
+      Issue(pki::IdentityKind::kInstitution, id);
+    }
+    // The demo dataset split into a small and a large institution.
+    auto ds = data::LoadDataset(kDemo);
+    ASSERT_TRUE(ds.ok()) << ds.status();
+    std::map<std::string, std::vector<int64_t>> rows;
+    for (int64_t r = 0; r < ds->matrix.rows; ++r) rows[r < 150 ? "hospital-a" : "hospital-b"].push_back(r);
+    for (const auto& [id, keep] : rows) {
+      data::Dataset part;
+      part.matrix = ds->matrix.SelectRows(keep);
+      part.peaks = ds->peaks;
+      for (int64_t r : keep) part.barcodes.push_back(ds->barcodes[r]);
+      ASSERT_TRUE(data::WriteH5ad(absl::StrCat(dir_, "/", id, ".h5ad"), part).ok());
+    }
+    coordinator::CoordinatorOptions options;
+    options.listen = "127.0.0.1:0";
+    options.credentials = Credentials("coordinator");
+    options.registry.state_dir = dir_ + "/state";
+    options.registry.allow_insecure_plain_aggregation = true;
+    options.registry.retry_after_ms = 20;
+    auto server = coordinator::CoordinatorServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    address_ = absl::StrCat("127.0.0.1:", server_->port());
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown();
+  }
+
+  bool WriteFile(const std::string& path, const std::string& text) {
+    auto out = AtomicOutputFile::Create(path);
+    return out.ok() && (*out)->Write(text).ok() && (*out)->Close().ok();
+  }
+  void Issue(pki::IdentityKind kind, const std::string& id) {
+    pki::CertificateRequest request;
+    request.identity = {kind, id};
+    if (kind == pki::IdentityKind::kServer) request.ip_addresses = {"127.0.0.1"};
+    request.validity = pki::ValidFor(absl::Hours(1));
+    auto pair = pki::IssueCertificate(ca_, request);
+    ASSERT_TRUE(pair.ok()) << pair.status();
+    ASSERT_TRUE(pki::WriteKeyAndCertificate(*pair, absl::StrCat(dir_, "/", id, ".key"),
+                                            absl::StrCat(dir_, "/", id, ".pem"))
+                    .ok());
+  }
+  rpc::CredentialsOptions Credentials(const std::string& id) const {
+    rpc::CredentialsOptions c;
+    c.ca_cert_path = dir_ + "/ca.pem";
+    c.cert_path = absl::StrCat(dir_, "/", id, ".pem");
+    c.key_path = absl::StrCat(dir_, "/", id, ".key");
+    return c;
+  }
+  std::shared_ptr<grpc::Channel> Channel(const std::string& id) const {
+    auto credentials = rpc::ChannelCredentials(Credentials(id));
+    EXPECT_TRUE(credentials.ok()) << credentials.status();
+    return grpc::CreateChannel(address_, *credentials);
+  }
+
+  // Submits a job for the two hospitals as `who`; returns the call's status and the job.
+  grpc::Status Submit(const std::string& who, v1::Job* job, uint32_t rounds = 3) {
+    v1::SubmitJobRequest req;
+    v1::JobSpec* spec = req.mutable_spec();
+    spec->add_institutions()->set_value("hospital-a");
+    spec->add_institutions()->set_value("hospital-b");
+    spec->set_rounds(rounds);
+    spec->set_local_epochs(2);
+    spec->set_num_clusters(6);
+    spec->set_insecure_plain_aggregation(true);
+    auto bed = ReadFileToString(absl::StrCat(kDemo, "/peaks.bed"));
+    EXPECT_TRUE(bed.ok());
+    req.set_reference_bed(*bed);
+    grpc::ClientContext ctx;
+    return v1::CoordinatorAdmin::NewStub(Channel(who))->SubmitJob(&ctx, req, job);
+  }
+
+  client::ClientOptions ClientFor(const std::string& id, const std::string& job) const {
+    client::ClientOptions o;
+    o.coordinator = address_;
+    o.credentials = Credentials(id);
+    o.job_id = job;
+    o.input = absl::StrCat(dir_, "/", id, ".h5ad");
+    o.work_dir = absl::StrCat(dir_, "/", id, "_work");
+    return o;
+  }
+
+  std::string dir_;
+  std::string address_;
+  pki::KeyAndCertificate ca_;
+  std::unique_ptr<coordinator::CoordinatorServer> server_;
+};
+
+TEST_F(FederationGrpcTest, TwoInstitutionsTrainOverMutualTls) {
+  v1::Job job;
+  ASSERT_TRUE(Submit("operator", &job).ok());
+  EXPECT_EQ(job.spec().reference_peaks().num_peaks(), 5000u);
+  EXPECT_EQ(job.spec().reference_peaks().sha256().size(), 64u);
+
+  absl::StatusOr<client::ClientOutcome> a, b;
+  std::thread ta([&] { a = client::RunClient(ClientFor("hospital-a", job.id().value())); });
+  std::thread tb([&] { b = client::RunClient(ClientFor("hospital-b", job.id().value())); });
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(a->results.embedding.rows, 150);
+  EXPECT_EQ(b->results.embedding.rows, 450);
+  EXPECT_EQ(a->results.clusters.size(), 150u);
+  // What an institution sends does not grow with its number of cells (150 vs 450).
+  EXPECT_GT(a->bytes_sent, 0);
+  EXPECT_EQ(a->bytes_sent, b->bytes_sent);
+
+  auto admin = v1::CoordinatorAdmin::NewStub(Channel("operator"));
+  grpc::ClientContext ctx;
+  v1::GetJobRequest get;
+  *get.mutable_id() = job.id();
+  v1::Job done;
+  ASSERT_TRUE(admin->GetJob(&ctx, get, &done).ok());
+  EXPECT_EQ(done.state(), v1::JOB_STATE_FINISHED) << done.error();
+  EXPECT_EQ(done.rounds_done(), 3u);
+  grpc::ClientContext ctx2;
+  v1::ListRoundsRequest rounds_req;
+  *rounds_req.mutable_id() = job.id();
+  v1::ListRoundsResponse rounds;
+  ASSERT_TRUE(admin->ListRounds(&ctx2, rounds_req, &rounds).ok());
+  ASSERT_EQ(rounds.rounds_size(), 3);
+  EXPECT_EQ(rounds.rounds(0).contributors_size(), 2);
+
+  grpc::ClientContext ctx3;
+  v1::DownloadRequest download;
+  *download.mutable_id() = job.id();
+  download.set_artifact("selected_peaks.bed");
+  auto reader = admin->Download(&ctx3, download);
+  std::string bed;
+  v1::FileChunk chunk;
+  while (reader->Read(&chunk)) bed += chunk.data();
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(std::count(bed.begin(), bed.end(), '\n') -
+                std::count(bed.begin(), bed.end(), '#'),
+            1000);  // ceil(0.2 x 5000) peaks after the header lines
+}
+
+TEST_F(FederationGrpcTest, RefusesWrongIdentities) {
+  v1::Job job;
+  // Only admins submit jobs.
+  grpc::Status by_institution = Submit("hospital-a", &job);
+  EXPECT_EQ(by_institution.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(by_institution.error_message(), HasSubstr("not an admin"));
+  ASSERT_TRUE(Submit("operator", &job).ok());
+
+  auto call = [&](const std::string& cert, const std::string& sender, uint64_t sequence) {
+    v1::TaskRequest req;
+    req.mutable_header()->mutable_job_id()->set_value(job.id().value());
+    req.mutable_header()->mutable_sender()->set_value(sender);
+    req.mutable_header()->set_sequence(sequence);
+    grpc::ClientContext ctx;
+    v1::Task task;
+    return v1::Federation::NewStub(Channel(cert))->GetTask(&ctx, req, &task);
+  };
+  // A valid institution that the job does not name.
+  EXPECT_EQ(call("intruder", "intruder", 1).error_code(), grpc::StatusCode::NOT_FOUND);
+  // An institution claiming another's id.
+  grpc::Status impostor = call("hospital-a", "hospital-b", 1);
+  EXPECT_EQ(impostor.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(impostor.error_message(), HasSubstr("sent a message as 'hospital-b'"));
+  // The admin is not an institution.
+  EXPECT_EQ(call("operator", "operator", 1).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // A replayed message.
+  EXPECT_TRUE(call("hospital-a", "hospital-a", 5).ok());
+  grpc::Status replay = call("hospital-a", "hospital-a", 5);
+  EXPECT_EQ(replay.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(replay.error_message(), HasSubstr("a replay"));
+  // A job id nobody submitted.
+  v1::Job other;
+  grpc::ClientContext ctx;
+  v1::GetJobRequest get;
+  get.mutable_id()->set_value("job-999");
+  EXPECT_EQ(v1::CoordinatorAdmin::NewStub(Channel("operator"))->GetJob(&ctx, get, &other)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(FederationGrpcTest, CancelledJobEndsItsClientsWithTheReason) {
+  v1::Job job;
+  ASSERT_TRUE(Submit("operator", &job, /*rounds=*/1000).ok());
+  absl::StatusOr<client::ClientOutcome> a;
+  std::thread ta([&] { a = client::RunClient(ClientFor("hospital-a", job.id().value())); });
+  // hospital-b never comes: hospital-a waits in the statistics step until the cancel.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  grpc::ClientContext ctx;
+  v1::CancelJobRequest cancel;
+  *cancel.mutable_id() = job.id();
+  cancel.set_reason("test over");
+  v1::Job cancelled;
+  ASSERT_TRUE(
+      v1::CoordinatorAdmin::NewStub(Channel("operator"))->CancelJob(&ctx, cancel, &cancelled).ok());
+  EXPECT_EQ(cancelled.state(), v1::JOB_STATE_FAILED);
+  ta.join();
+  ASSERT_FALSE(a.ok());
+  EXPECT_THAT(a.status().message(), HasSubstr("test over"));
+}
+
+}  // namespace
+}  // namespace flsailer
