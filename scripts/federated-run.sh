@@ -76,8 +76,9 @@ echo "== 6. results"
 "$flsailer" job download "${admin[@]}" --id "$job" --artifact model --out "$out/model.f32"
 echo "selected peaks: $(grep -vc '^#' "$out/selected_peaks.bed"), model: $(stat -c %s "$out/model.f32") bytes"
 for id in "${institutions[@]}"; do
-  echo "$id: $(sed -n 's/.*"ari": *\([0-9.e-]*\).*/ARI \1/p' "$out/results/$id/metrics.json")" \
-    "-> $out/results/$id/{results.h5ad,clusters.tsv,embedding.svg}"
+  echo "$id: federated clusters vs cell types" \
+    "$(sed -n 's/.*"ari": *\([0-9.e-]*\).*/ARI \1/p' "$out/results/$id/federated_clusters.json")" \
+    "-> $out/results/$id/{results.h5ad,clusters.tsv,embedding.svg,metrics.json}"
 done
 
 echo "== 7. the same results over REST (HTTPS/JSON, the same admin certificate)"

@@ -2,10 +2,13 @@
 // trains on the local cells, and writes the institution's own results; no cell leaves the site.
 #include <chrono>
 #include <cstdio>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/file_io.h"
 #include "libs/common/status_macros.h"
+#include "libs/eval/categories.h"
+#include "libs/eval/partition_metrics.h"
 #include "services/cli/args.h"
 #include "services/cli/commands.h"
 #include "services/cli/embedding_run.h"
@@ -35,6 +38,29 @@ absl::Status WriteResults(const std::string& dir, client::ClientOutcome& outcome
   ds.metadata.columns.push_back(std::move(column));
   ds.obsm["X_flsailer"] = outcome.results.embedding;
   return data::WriteH5ad(dir + "/results.h5ad", ds);
+}
+
+// DIR/federated_clusters.json: how the federated clusters of this institution's cells agree
+// with its labels (when it has them).
+absl::Status WriteClusterAgreement(const std::string& dir, const ReportSettings& settings,
+                                   const client::ClientOutcome& outcome) {
+  std::string json = absl::StrCat("{\"n_clusters_used\": ");
+  std::set<int32_t> used(outcome.results.clusters.begin(), outcome.results.clusters.end());
+  absl::StrAppend(&json, used.size());
+  if (!settings.label_col.empty()) {
+    FLS_ASSIGN_OR_RETURN(std::vector<std::string> labels,
+                         MetadataColumn(outcome.dataset.metadata, settings.label_col));
+    FLS_ASSIGN_OR_RETURN(eval::PartitionAgreement agreement,
+                         eval::ComparePartitions(eval::EncodeCategories(labels).codes,
+                                                 outcome.results.clusters));
+    absl::StrAppend(&json, ", \"ari\": ", agreement.ari, ", \"nmi\": ", agreement.nmi,
+                    ", \"ami\": ", agreement.ami);
+    std::fprintf(stderr, "federated clusters vs %s: ARI %.3f NMI %.3f\n",
+                 settings.label_col.c_str(), agreement.ari, agreement.nmi);
+  }
+  FLS_ASSIGN_OR_RETURN(auto out, AtomicOutputFile::Create(dir + "/federated_clusters.json"));
+  FLS_RETURN_IF_ERROR(out->Write(json + "}\n"));
+  return out->Close();
 }
 
 }  // namespace
@@ -96,6 +122,7 @@ int RunClient(int argc, char** argv) {
                                               outcome->dataset.metadata,
                                               outcome->results.embedding, "FL-Sailer (federated)",
                                               seconds);
+  if (written.ok()) written = WriteClusterAgreement(*out, *settings, *outcome);
   if (written.ok()) written = WriteResults(*out, *outcome);
   return written.ok() ? 0 : PrintError("client", written);
 }
