@@ -13,8 +13,8 @@ find_package(HDF5 REQUIRED COMPONENTS C)
 # CPPHTTPLIB_*_SUPPORT definitions, which every includer needs: they change the classes' layout.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(CPPHTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
-# libs/telemetry: Prometheus metrics (prometheus-cpp-dev 1.0.1 exports prometheus-cpp::core, the
-# metric types, and prometheus-cpp::pull, the /metrics HTTP exposer built on civetweb).
+# libs/telemetry: Prometheus metric types (prometheus-cpp-dev 1.0.1's prometheus-cpp::core); its
+# /metrics endpoint is served with cpp-httplib (see libs/telemetry/metrics.h).
 find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(GTest REQUIRED)
 # libs/eval: Leiden clustering and graph layouts (libigraph-dev 0.10 ships igraph::igraph) and

@@ -5,14 +5,17 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "flsailer/v1/coordinator.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/support/client_interceptor.h"
 #include "gtest/gtest.h"
 #include "libs/common/file_io.h"
 #include "libs/data/dataset.h"
@@ -20,6 +23,8 @@
 #include "libs/rpc/credentials.h"
 #include "services/client/client_runner.h"
 #include "services/coordinator/server.h"
+// Last: httplib.h pulls in <resolv.h>, whose _res macro breaks Eigen headers included after it.
+#include "httplib.h"
 
 namespace flsailer {
 namespace {
@@ -27,6 +32,63 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr char kDemo[] = "examples/data/granja2019_bmmc";
+
+// Records the serialized form of every message a channel sends.
+class Recorder {
+ public:
+  class Interceptor : public grpc::experimental::Interceptor {
+   public:
+    explicit Interceptor(Recorder* recorder) : recorder_(recorder) {}
+    void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+      if (methods->QueryInterceptionHookPoint(
+              grpc::experimental::InterceptionHookPoints::PRE_SEND_MESSAGE)) {
+        const auto* message =
+            static_cast<const google::protobuf::Message*>(methods->GetSendMessage());
+        if (message != nullptr) recorder_->Add(message->SerializeAsString());
+      }
+      methods->Proceed();
+    }
+
+   private:
+    Recorder* recorder_;
+  };
+  class Factory : public grpc::experimental::ClientInterceptorFactoryInterface {
+   public:
+    explicit Factory(Recorder* recorder) : recorder_(recorder) {}
+    grpc::experimental::Interceptor* CreateClientInterceptor(
+        grpc::experimental::ClientRpcInfo*) override {
+      return new Interceptor(recorder_);
+    }
+
+   private:
+    Recorder* recorder_;
+  };
+
+  void Add(std::string bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sent_ += bytes;
+    ++messages_;
+  }
+  std::string sent() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sent_;
+  }
+
+  // A channel factory for client::ClientOptions::make_channel.
+  auto MakeChannel() {
+    return [this](const std::string& target, std::shared_ptr<grpc::ChannelCredentials> creds) {
+      std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> f;
+      f.push_back(std::make_unique<Factory>(this));
+      return grpc::experimental::CreateCustomChannelWithInterceptors(
+          target, creds, grpc::ChannelArguments(), std::move(f));
+    };
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::string sent_;
+  int64_t messages_ = 0;
+};
 
 class FederationGrpcTest : public ::testing::Test {
  protected:
@@ -61,6 +123,7 @@ class FederationGrpcTest : public ::testing::Test {
     options.registry.state_dir = dir_ + "/state";
     options.registry.allow_insecure_plain_aggregation = true;
     options.registry.retry_after_ms = 20;
+    options.metrics_listen = "127.0.0.1:0";
     auto server = coordinator::CoordinatorServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
@@ -138,8 +201,13 @@ TEST_F(FederationGrpcTest, TwoInstitutionsTrainOverMutualTls) {
   EXPECT_EQ(job.spec().reference_peaks().sha256().size(), 64u);
 
   absl::StatusOr<client::ClientOutcome> a, b;
-  std::thread ta([&] { a = client::RunClient(ClientFor("hospital-a", job.id().value())); });
-  std::thread tb([&] { b = client::RunClient(ClientFor("hospital-b", job.id().value())); });
+  Recorder sent_by_a, sent_by_b;
+  client::ClientOptions options_a = ClientFor("hospital-a", job.id().value());
+  client::ClientOptions options_b = ClientFor("hospital-b", job.id().value());
+  options_a.make_channel = sent_by_a.MakeChannel();
+  options_b.make_channel = sent_by_b.MakeChannel();
+  std::thread ta([&] { a = client::RunClient(options_a); });
+  std::thread tb([&] { b = client::RunClient(options_b); });
   ta.join();
   tb.join();
   ASSERT_TRUE(a.ok()) << a.status();
@@ -147,9 +215,21 @@ TEST_F(FederationGrpcTest, TwoInstitutionsTrainOverMutualTls) {
   EXPECT_EQ(a->results.embedding.rows, 150);
   EXPECT_EQ(b->results.embedding.rows, 450);
   EXPECT_EQ(a->results.clusters.size(), 150u);
-  // What an institution sends does not grow with its number of cells (150 vs 450).
+
+  // Everything an institution sent: its size does not grow with its number of cells (150 vs
+  // 450; only varint-coded sequence numbers may differ by a few bytes), and no barcode of its
+  // cells appears in it.
+  const std::string all_a = sent_by_a.sent(), all_b = sent_by_b.sent();
   EXPECT_GT(a->bytes_sent, 0);
   EXPECT_EQ(a->bytes_sent, b->bytes_sent);
+  EXPECT_GT(all_a.size(), static_cast<size_t>(a->bytes_sent));
+  EXPECT_NEAR(static_cast<double>(all_a.size()), static_cast<double>(all_b.size()),
+              1e-4 * static_cast<double>(all_b.size()));
+  for (const auto& [recorded, outcome] : {std::pair{&all_a, &*a}, std::pair{&all_b, &*b}}) {
+    for (const std::string& barcode : outcome->dataset.barcodes) {
+      ASSERT_EQ(recorded->find(barcode), std::string::npos) << barcode << " was sent";
+    }
+  }
 
   auto admin = v1::CoordinatorAdmin::NewStub(Channel("operator"));
   grpc::ClientContext ctx;
@@ -179,6 +259,35 @@ TEST_F(FederationGrpcTest, TwoInstitutionsTrainOverMutualTls) {
   EXPECT_EQ(std::count(bed.begin(), bed.end(), '\n') -
                 std::count(bed.begin(), bed.end(), '#'),
             1000);  // ceil(0.2 x 5000) peaks after the header lines
+}
+
+TEST_F(FederationGrpcTest, ServesHealthAndMetrics) {
+  // gRPC health checking (what Kubernetes probes call), over the same mutual TLS.
+  grpc::ClientContext ctx;
+  ::grpc::health::v1::HealthCheckRequest request;
+  ::grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(::grpc::health::v1::Health::NewStub(Channel("operator"))
+                  ->Check(&ctx, request, &response)
+                  .ok());
+  EXPECT_EQ(response.status(), ::grpc::health::v1::HealthCheckResponse::SERVING);
+
+  // A job's progress shows in the Prometheus exposition.
+  v1::Job job;
+  ASSERT_TRUE(Submit("operator", &job, /*rounds=*/2).ok());
+  absl::StatusOr<client::ClientOutcome> a, b;
+  std::thread ta([&] { a = client::RunClient(ClientFor("hospital-a", job.id().value())); });
+  std::thread tb([&] { b = client::RunClient(ClientFor("hospital-b", job.id().value())); });
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(a.ok() && b.ok());
+  httplib::Client http("127.0.0.1", server_->metrics_port());
+  auto scraped = http.Get("/metrics");
+  ASSERT_TRUE(scraped) << "no answer from /metrics";
+  EXPECT_THAT(scraped->body, HasSubstr("flsailer_rounds_total{job=\"job-1\"} 2"));
+  EXPECT_THAT(scraped->body, HasSubstr("flsailer_round_duration_seconds_count{job=\"job-1\"} 2"));
+  EXPECT_THAT(scraped->body, HasSubstr("flsailer_selected_features{job=\"job-1\"} 1000"));
+  EXPECT_THAT(scraped->body, HasSubstr("flsailer_jobs{state=\"finished\"} 1"));
+  EXPECT_THAT(scraped->body, HasSubstr("flsailer_received_bytes_total"));
 }
 
 TEST_F(FederationGrpcTest, RefusesWrongIdentities) {

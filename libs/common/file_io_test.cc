@@ -198,6 +198,20 @@ TEST(TextTest, ParsesNumbersStrictly) {
   EXPECT_FALSE(ParseDouble("1.5.3", &d));
 }
 
+TEST(TextTest, ParsesHostAndPort) {
+  auto v4 = ParseHostPort("0.0.0.0:7444");
+  ASSERT_TRUE(v4.ok()) << v4.status();
+  EXPECT_EQ(v4->host, "0.0.0.0");
+  EXPECT_EQ(v4->port, 7444);
+  auto v6 = ParseHostPort("[::1]:0");
+  ASSERT_TRUE(v6.ok()) << v6.status();
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 0);
+  for (const char* bad : {"7444", ":7444", "localhost:", "localhost:http", "localhost:70000"}) {
+    EXPECT_EQ(ParseHostPort(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 TEST(TextTest, SplitsFields) {
   absl::string_view f[3];
   EXPECT_EQ(SplitFields("a\tb\tc\td", '\t', f, 3), 3u);

@@ -6,7 +6,11 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace flsailer {
@@ -66,6 +70,29 @@ inline bool IsBlank(absl::string_view line) {
     if (c != ' ' && c != '\t') return false;
   }
   return true;
+}
+
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+
+// "host:port", "[ipv6]:port" (brackets dropped from the host) with a port in 0..65535.
+inline absl::StatusOr<HostPort> ParseHostPort(absl::string_view address) {
+  const size_t colon = address.rfind(':');
+  HostPort result;
+  if (colon == absl::string_view::npos || colon == 0 ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &result.port) || result.port < 0 ||
+      result.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", address, "' is not host:port (e.g. 0.0.0.0:7444 or [::]:7444)"));
+  }
+  absl::string_view host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  result.host = std::string(host);
+  return result;
 }
 
 }  // namespace flsailer

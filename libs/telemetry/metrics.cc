@@ -1,11 +1,19 @@
 #include "libs/telemetry/metrics.h"
 
-#include <prometheus/exposer.h>
+#include <prometheus/text_serializer.h>
+#include <sys/socket.h>
 
-#include <exception>
+#include <atomic>
+#include <chrono>
+#include <thread>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "libs/common/status_macros.h"
+#include "libs/common/text.h"
+// Last: httplib.h pulls in <resolv.h>, whose _res macro breaks headers included after it.
+#include "httplib.h"
 
 namespace flsailer::telemetry {
 namespace {
@@ -42,29 +50,61 @@ prometheus::Family<prometheus::Histogram>& HistogramFamily(prometheus::Registry&
   return AddFamily(prometheus::BuildHistogram(), registry, name, help);
 }
 
+struct MetricsServer::Http {
+  httplib::Server server;
+  std::thread listener;
+  std::atomic<bool> listener_done{false};
+};
+
+MetricsServer::MetricsServer()
+    : registry_(std::make_shared<prometheus::Registry>()), http_(std::make_unique<Http>()) {}
+
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& address) {
-  auto registry = std::make_shared<prometheus::Registry>();
-  std::unique_ptr<prometheus::Exposer> exposer;
-  // civetweb reports a failed bind by throwing from the Exposer's constructor.
-  try {
-    exposer = std::make_unique<prometheus::Exposer>(address);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("metrics server cannot listen on ", address, ": ", e.what()));
+  HostPort where;
+  if (address.find(':') == std::string::npos) {
+    where.host = "0.0.0.0";
+    if (!absl::SimpleAtoi(address, &where.port) || where.port < 0 || where.port > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat("'", address, "' is not a port"));
+    }
+  } else {
+    FLS_ASSIGN_OR_RETURN(where, ParseHostPort(address));
   }
-  const std::vector<int> ports = exposer->GetListeningPorts();
-  if (ports.empty()) {
-    return absl::UnavailableError(absl::StrCat("metrics server on ", address, " bound no port"));
+  std::unique_ptr<MetricsServer> m(new MetricsServer());
+  httplib::Server& server = m->http_->server;
+  // httplib's default SO_REUSEPORT would let two servers share a port silently.
+  server.set_socket_options([](int fd) {
+    const int yes = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  prometheus::Registry* registry = m->registry_.get();
+  server.Get("/metrics", [registry](const httplib::Request&, httplib::Response& response) {
+    response.set_content(prometheus::TextSerializer().Serialize(registry->Collect()),
+                         "text/plain; version=0.0.4; charset=utf-8");
+  });
+  if (where.port == 0) {
+    m->port_ = server.bind_to_any_port(where.host);
+  } else if (server.bind_to_port(where.host, where.port)) {
+    m->port_ = where.port;
   }
-  exposer->RegisterCollectable(registry);
-  return std::unique_ptr<MetricsServer>(
-      new MetricsServer(std::move(registry), std::move(exposer), ports.front()));
+  if (m->port_ <= 0) {
+    return absl::UnavailableError(absl::StrCat("metrics server cannot listen on ", address));
+  }
+  Http* http = m->http_.get();
+  http->listener = std::thread([http] {
+    http->server.listen_after_bind();
+    http->listener_done.store(true);
+  });
+  return m;
 }
 
-MetricsServer::MetricsServer(std::shared_ptr<prometheus::Registry> registry,
-                             std::unique_ptr<prometheus::Exposer> exposer, int port)
-    : registry_(std::move(registry)), exposer_(std::move(exposer)), port_(port) {}
-
-MetricsServer::~MetricsServer() = default;
+MetricsServer::~MetricsServer() {
+  if (!http_->listener.joinable()) return;  // never bound
+  // stop() is lost if the listener has not started yet: wait for it first.
+  while (!http_->server.is_running() && !http_->listener_done.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  http_->server.stop();
+  http_->listener.join();
+}
 
 }  // namespace flsailer::telemetry

@@ -28,10 +28,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace prometheus {
-class Exposer;
-}  // namespace prometheus
-
 namespace flsailer::telemetry {
 
 // Bucket upper bounds, in seconds, for round and phase durations: 0.1 s to one hour, in steps a
@@ -49,18 +45,19 @@ prometheus::Family<prometheus::Histogram>& HistogramFamily(prometheus::Registry&
                                                            absl::string_view name,
                                                            absl::string_view help);
 
-// An HTTP server exposing a registry at /metrics, running until destroyed.
+// An HTTP server exposing a registry at /metrics (Prometheus text format 0.0.4), running until
+// destroyed. Served by cpp-httplib: prometheus-cpp's own civetweb exposer fails to start inside
+// processes that also link gRPC, OpenSSL and cpp-httplib (mg_start returns no context).
 class MetricsServer {
  public:
-  // Listens on `address`: "host:port" with an IPv4 host ("0.0.0.0:9464" for every interface,
-  // "127.0.0.1:0" for an ephemeral loopback port, see port()) or just a port. Unavailable when the
-  // address cannot be bound (in use, not local, malformed).
+  // Listens on `address`: "host:port" ("0.0.0.0:9464" for every interface, "127.0.0.1:0" for an
+  // ephemeral loopback port, see port()) or just a port (every interface). Unavailable when the
+  // address cannot be bound (in use, not local); InvalidArgument when it is malformed.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& address);
 
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
-  // Stops serving; scrapes in progress finish first. Takes up to 2 s: civetweb's listener thread
-  // checks for the stop request between 2 s polls.
+  // Stops serving; a scrape in progress finishes first.
   ~MetricsServer();
 
   prometheus::Registry& registry() { return *registry_; }
@@ -68,13 +65,12 @@ class MetricsServer {
   int port() const { return port_; }
 
  private:
-  MetricsServer(std::shared_ptr<prometheus::Registry> registry,
-                std::unique_ptr<prometheus::Exposer> exposer, int port);
+  struct Http;
+  MetricsServer();
 
   std::shared_ptr<prometheus::Registry> registry_;
-  // Declared after registry_ so that it stops serving before the registry goes away.
-  std::unique_ptr<prometheus::Exposer> exposer_;
-  int port_;
+  std::unique_ptr<Http> http_;
+  int port_ = 0;
 };
 
 }  // namespace flsailer::telemetry

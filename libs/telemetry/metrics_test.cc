@@ -119,8 +119,12 @@ TEST(MetricsServerTest, PortInUseIsUnavailable) {
   EXPECT_THAT(second.status().message(), HasSubstr(absl::StrCat("127.0.0.1:", (*first)->port())));
 }
 
-TEST(MetricsServerTest, MalformedAddressIsUnavailable) {
+TEST(MetricsServerTest, MalformedAddressIsRefused) {
   EXPECT_EQ(MetricsServer::Start("not an address").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MetricsServer::Start("127.0.0.1:http").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MetricsServer::Start("203.0.113.1:0").status().code(),  // not a local address
             absl::StatusCode::kUnavailable);
 }
 

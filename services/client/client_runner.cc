@@ -173,7 +173,9 @@ absl::StatusOr<ClientOutcome> RunClient(const ClientOptions& options) {
                                                    " is not an institution certificate"));
   }
   FLS_ASSIGN_OR_RETURN(auto credentials, rpc::ChannelCredentials(options.credentials));
-  Session session(options, grpc::CreateChannel(options.coordinator, credentials),
+  Session session(options,
+                  options.make_channel ? options.make_channel(options.coordinator, credentials)
+                                       : grpc::CreateChannel(options.coordinator, credentials),
                   me.identity.id);
 
   FLS_ASSIGN_OR_RETURN(v1::Task first, session.GetTask());

@@ -12,6 +12,8 @@
 #include "absl/status/statusor.h"
 #include "libs/data/dataset.h"
 #include "libs/federation/client.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 #include "libs/rpc/credentials.h"
 #include "prometheus/registry.h"
 
@@ -31,6 +33,11 @@ struct ClientOptions {
   std::function<void(const std::string&)> progress;
   // Where to publish flsailer_client_* series (not owned; may be null).
   prometheus::Registry* metrics = nullptr;
+  // Makes the channel to the coordinator (default grpc::CreateChannel); tests add interceptors
+  // here to record what the client sends.
+  std::function<std::shared_ptr<grpc::Channel>(const std::string&,
+                                               std::shared_ptr<grpc::ChannelCredentials>)>
+      make_channel;
 };
 
 struct ClientOutcome {

@@ -279,23 +279,6 @@ httplib::Server::Handler ArtifactRoute(JobRegistry* registry, const std::string&
 
 }  // namespace
 
-absl::StatusOr<HostPort> ParseHostPort(absl::string_view address) {
-  const size_t colon = address.rfind(':');
-  HostPort result;
-  if (colon == absl::string_view::npos || colon == 0 ||
-      !absl::SimpleAtoi(address.substr(colon + 1), &result.port) || result.port < 0 ||
-      result.port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", address, "' is not host:port (e.g. 0.0.0.0:7444 or [::]:7444)"));
-  }
-  absl::string_view host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  result.host = std::string(host);
-  return result;
-}
-
 // The key, certificate and CA of the server, re-read from their files at most every reload
 // interval, at the first handshake after it elapses.
 class RestGateway::TlsFiles {

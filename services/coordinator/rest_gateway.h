@@ -51,13 +51,6 @@ namespace flsailer::coordinator {
 
 class JobRegistry;
 
-struct HostPort {
-  std::string host;
-  int port = 0;
-};
-
-// "host:port", "[ipv6]:port" (brackets dropped from the host) with a port in 0..65535.
-absl::StatusOr<HostPort> ParseHostPort(absl::string_view address);
 
 class RestGateway {
  public:

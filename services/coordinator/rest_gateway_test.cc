@@ -419,19 +419,6 @@ TEST_F(RestGatewayTest, StopsRightAfterStartAndMoreThanOnce) {
   EXPECT_EQ(Call("operator", "GET", "/v1/jobs").status, 0);
 }
 
-TEST(ParseHostPortTest, SplitsHostAndPort) {
-  auto v4 = ParseHostPort("0.0.0.0:7444");
-  ASSERT_TRUE(v4.ok()) << v4.status();
-  EXPECT_EQ(v4->host, "0.0.0.0");
-  EXPECT_EQ(v4->port, 7444);
-  auto v6 = ParseHostPort("[::1]:0");
-  ASSERT_TRUE(v6.ok()) << v6.status();
-  EXPECT_EQ(v6->host, "::1");
-  EXPECT_EQ(v6->port, 0);
-  for (const char* bad : {"7444", ":7444", "localhost:", "localhost:http", "localhost:70000"}) {
-    EXPECT_EQ(ParseHostPort(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
-  }
-}
 
 }  // namespace
 }  // namespace flsailer::coordinator

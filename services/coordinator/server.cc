@@ -6,6 +6,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
 #include "libs/common/status_macros.h"
+#include "libs/common/text.h"
 
 namespace flsailer::coordinator {
 
