@@ -16,6 +16,7 @@ namespace {
 constexpr int32_t kDefaultClusters = 10;
 constexpr int32_t kLloydStepsPerSplit = 2;
 constexpr int32_t kMaxFinalLloydSteps = 20;
+constexpr int32_t kMaxStepRetries = 2;
 constexpr double kFedAdamBeta1 = 0.9, kFedAdamBeta2 = 0.99, kFedAdamTau = 1e-3;
 
 std::shared_ptr<const std::vector<double>> Share(std::vector<double> v) {
@@ -88,6 +89,7 @@ absl::Status JobRunner::OpenStep(StepKind kind) {
   progress_.step = kind;
   ++progress_.step_id;
   step_opened_ = clock_();
+  step_retries_ = 0;
   return absl::OkStatus();
 }
 
@@ -161,9 +163,15 @@ void JobRunner::Tick() {
   const std::set<std::string>& answered = aggregation_->contributors();
   const size_t needed = std::max<size_t>(1, spec_.min_clients_per_round());
   if (answered.size() < needed) {
+    // Retried: the step stays open (keeping what arrived) for further deadlines, then fails.
+    if (step_retries_ < kMaxStepRetries) {
+      ++step_retries_;
+      step_opened_ = clock_();
+      return;
+    }
     Fail(absl::StrCat("step ", progress_.step_id, " (", StepKindName(progress_.step), "): only ",
                       answered.size(), " of the required ", needed, " institutions answered within ",
-                      timeout, " s"));
+                      kMaxStepRetries + 1, " deadlines of ", timeout, " s"));
     return;
   }
   std::vector<std::string> missing;

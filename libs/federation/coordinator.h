@@ -9,7 +9,8 @@
 //
 // Each step is one aggregation over a cohort of institutions. A step closes when its whole cohort
 // has contributed, or at its deadline (client_timeout_seconds) with at least
-// min_clients_per_round contributors; fewer fails the job. An institution that misses a
+// min_clients_per_round contributors; with fewer, the step is retried (kept open, with what has
+// arrived, for another deadline) twice, then the job fails. An institution that misses a
 // statistics or subspace step is dropped from the job (its cells would change the matrix being
 // decomposed) and the estimate restarts without it; one that misses a training or clustering step
 // only misses that step.
@@ -143,6 +144,7 @@ class JobRunner {
   std::unique_ptr<Aggregation> aggregation_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> cohort_ ABSL_GUARDED_BY(mu_);
   absl::Time step_opened_ ABSL_GUARDED_BY(mu_);
+  int32_t step_retries_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time round_opened_ ABSL_GUARDED_BY(mu_);
   Payload payload_ ABSL_GUARDED_BY(mu_);
   int32_t round_ ABSL_GUARDED_BY(mu_) = 0;  // current training round (1-based), 0 before
