@@ -19,13 +19,16 @@ namespace flsailer::rpc {
 // 1 MiB of float64 per chunk.
 inline constexpr int64_t kDefaultChunkElements = 1 << 17;
 
-// Calls `send` with each chunk of `values` (float64, little-endian) in order; every chunk carries
-// `header`, `name` and `weight`; an empty vector is one empty last chunk. Stops early, returning
-// false, when `send` returns false (the peer went away).
+// Calls `send` with each chunk of `values` in order, encoded as float64 or, for model weights
+// and updates where single precision is what the model holds anyway, float32 (half the bytes);
+// little-endian either way. Every chunk carries `header`, `name` and `weight`; an empty vector is
+// one empty last chunk. Stops early, returning false, when `send` returns false (the peer went
+// away). REQUIRES: encoding is FLOAT64_LE or FLOAT32_LE.
 bool SendTensor(const std::vector<double>& values, const v1::MessageHeader& header,
                 const std::string& name, double weight,
                 const std::function<bool(const v1::TensorChunk&)>& send,
-                int64_t chunk_elements = kDefaultChunkElements);
+                int64_t chunk_elements = kDefaultChunkElements,
+                v1::TensorEncoding encoding = v1::TENSOR_ENCODING_FLOAT64_LE);
 
 // Reassembles one tensor from its chunks. Not thread-safe.
 class TensorAssembler {
@@ -33,9 +36,9 @@ class TensorAssembler {
   // Refuses tensors longer than `max_elements` before allocating them.
   explicit TensorAssembler(int64_t max_elements) : max_elements_(max_elements) {}
 
-  // Checks and appends one chunk. InvalidArgument, naming the problem, for: a chunk after the
-  // last, an encoding other than float64, a header, name, weight or total that differs from the
-  // first chunk's, an offset that is not where the previous chunk ended, a data size that is not
+  // Checks and appends one chunk (float64 or float32, widened to double). InvalidArgument, naming
+  // the problem, for: a chunk after the last, another encoding, a header, name, weight, encoding or
+  // total that differs from the first chunk's, an offset that is not where the previous chunk ended, a data size that is not
   // whole elements, more data than the total, a last chunk that does not end at the total,
   // non-finite values.
   absl::Status Add(const v1::TensorChunk& chunk);
@@ -45,6 +48,8 @@ class TensorAssembler {
   const v1::MessageHeader& header() const { return first_.header(); }
   const std::string& name() const { return first_.tensor_name(); }
   double weight() const { return first_.weight(); }
+  // Data bytes received so far (what travelled, whatever the encoding).
+  double bytes() const { return bytes_; }
 
  private:
   int64_t max_elements_;
@@ -52,6 +57,7 @@ class TensorAssembler {
   bool complete_ = false;
   v1::TensorChunk first_;  // without data
   std::vector<double> values_;
+  double bytes_ = 0;
 };
 
 // absl::Status <-> grpc::Status at the service edge (codes map one to one).

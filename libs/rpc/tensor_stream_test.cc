@@ -40,6 +40,32 @@ TEST(TensorStreamTest, RoundTripsInChunks) {
   EXPECT_EQ(assembler.Take(), values);
 }
 
+TEST(TensorStreamTest, Float32HalvesTheBytesAndRoundTripsFloats) {
+  const std::vector<double> values = {0.5, -1.25, 3e-8, 1e30};  // exactly representable floats
+  v1::MessageHeader header;
+  std::vector<v1::TensorChunk> chunks;
+  ASSERT_TRUE(SendTensor(values, header, "model", 0,
+                         [&chunks](const v1::TensorChunk& c) {
+                           chunks.push_back(c);
+                           return true;
+                         },
+                         3, v1::TENSOR_ENCODING_FLOAT32_LE));
+  ASSERT_EQ(chunks.size(), 2u);
+  EXPECT_EQ(chunks[0].data().size(), 3 * sizeof(float));
+  TensorAssembler assembler(100);
+  for (const auto& c : chunks) ASSERT_TRUE(assembler.Add(c).ok());
+  std::vector<double> got = assembler.Take();
+  ASSERT_EQ(got.size(), values.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], static_cast<float>(values[i]));
+  // Chunks of one tensor may not switch encodings.
+  TensorAssembler mixed(100);
+  ASSERT_TRUE(mixed.Add(chunks[0]).ok());
+  v1::TensorChunk wide = chunks[1];
+  wide.set_encoding(v1::TENSOR_ENCODING_FLOAT64_LE);
+  wide.set_data(std::string(sizeof(double), '\0'));
+  EXPECT_THAT(mixed.Add(wide).message(), HasSubstr("disagree"));
+}
+
 TEST(TensorStreamTest, EmptyTensorIsOneLastChunk) {
   const auto chunks = Chunks({}, 3);
   ASSERT_EQ(chunks.size(), 1u);
@@ -90,8 +116,8 @@ TEST(TensorStreamTest, RefusesMalformedStreams) {
   {
     TensorAssembler a(100);
     v1::TensorChunk f32 = chunks[0];
-    f32.set_encoding(v1::TENSOR_ENCODING_FLOAT32_LE);
-    EXPECT_THAT(a.Add(f32).message(), HasSubstr("not float64"));
+    f32.set_encoding(v1::TENSOR_ENCODING_UINT32_LE);
+    EXPECT_THAT(a.Add(f32).message(), HasSubstr("neither float64 nor float32"));
   }
   {
     TensorAssembler a(100);

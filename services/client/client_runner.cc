@@ -97,15 +97,20 @@ class Session {
     return payload;
   }
 
-  absl::Status Submit(uint64_t step_id, const federation::Contribution& c) {
+  // Model updates go as float32 (the model's own precision), sums of statistics as float64.
+  absl::Status Submit(uint64_t step_id, const federation::Contribution& c, bool model_update) {
     grpc::ClientContext ctx;
     v1::SubmitResponse response;
     auto writer = stub_->Submit(&ctx, &response);
-    rpc::SendTensor(c.values, Header(step_id), "contribution", c.weight,
-                    [&writer](const v1::TensorChunk& chunk) { return writer->Write(chunk); });
+    rpc::SendTensor(
+        c.values, Header(step_id), "contribution", c.weight,
+        [&writer](const v1::TensorChunk& chunk) { return writer->Write(chunk); },
+        rpc::kDefaultChunkElements,
+        model_update ? v1::TENSOR_ENCODING_FLOAT32_LE : v1::TENSOR_ENCODING_FLOAT64_LE);
     writer->WritesDone();
     FLS_RETURN_IF_ERROR(rpc::FromGrpcStatus(writer->Finish()));
-    bytes_sent_ += static_cast<int64_t>(c.values.size() * sizeof(double));
+    bytes_sent_ += static_cast<int64_t>(c.values.size() *
+                                        (model_update ? sizeof(float) : sizeof(double)));
     return absl::OkStatus();
   }
 
@@ -248,11 +253,13 @@ absl::StatusOr<ClientOutcome> RunClient(const ClientOptions& options) {
         }
         FLS_ASSIGN_OR_RETURN(federation::Task work, ToCoreTask(task, std::move(*payload)));
         FLS_ASSIGN_OR_RETURN(federation::Contribution c, core->Work(work));
-        if (absl::Status sent = session.Submit(task.step_id(), c); !sent.ok()) {
+        const int64_t sent_before = session.bytes_sent();
+        if (absl::Status sent = session.Submit(task.step_id(), c, task.step() == "train");
+            !sent.ok()) {
           FLS_RETURN_IF_ERROR(transient(sent));
           continue;
         }
-        metrics.Answered(task, static_cast<int64_t>(c.values.size() * sizeof(double)));
+        metrics.Answered(task, session.bytes_sent() - sent_before);
         if (task.step() == "train") {
           say(absl::StrCat(timer.Format("round", task.round(), outcome.spec.rounds()), " sent"));
         } else {
