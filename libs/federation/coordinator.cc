@@ -421,7 +421,7 @@ absl::StatusOr<std::vector<T>> FromBytes(const std::string& bytes, const char* w
     return absl::InvalidArgumentError(absl::StrCat("checkpoint: ", what, " is not whole values"));
   }
   std::vector<T> v(bytes.size() / sizeof(T));
-  std::memcpy(v.data(), bytes.data(), bytes.size());
+  if (!v.empty()) std::memcpy(v.data(), bytes.data(), bytes.size());  // never from/to null
   return v;
 }
 
