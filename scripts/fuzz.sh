@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 # Each fuzzer as its path in the build tree; the target is the file name.
 fuzzers=(libs/data/matrix_market_fuzz libs/data/bed_fuzz libs/data/cell_table_fuzz
-         libs/data/fragments_fuzz libs/pki/pki_identity_fuzz)
+         libs/data/fragments_fuzz libs/pki/pki_identity_fuzz libs/rpc/tensor_chunk_fuzz)
 targets=()
 for f in "${fuzzers[@]}"; do targets+=("$(basename "$f")"); done
 
