@@ -29,6 +29,16 @@ std::shared_ptr<const std::vector<double>> FlattenRows(const sampling::RowMatrix
 
 }  // namespace
 
+v1::Round ToProto(const RoundRecord& record) {
+  v1::Round round;
+  round.set_round(static_cast<uint32_t>(record.round));
+  round.set_loss(record.loss);
+  for (const std::string& id : record.contributors) round.add_contributors(id);
+  round.set_selection_version(static_cast<uint32_t>(record.selection_version));
+  round.set_seconds(record.seconds);
+  return round;
+}
+
 JobRunner::JobRunner(const v1::JobSpec& spec, std::unique_ptr<Aggregator> aggregator, Clock clock)
     : spec_(spec),
       aggregator_(std::move(aggregator)),
@@ -440,14 +450,7 @@ absl::StatusOr<v1::JobCheckpoint> JobRunner::Checkpoint() const {
   c.set_error(progress_.state == JobProgress::State::kFailed ? progress_.error : "");
   c.set_finished(progress_.state == JobProgress::State::kFinished);
   for (const std::string& id : progress_.dropped) c.add_dropped(id);
-  for (const RoundRecord& r : progress_.history) {
-    v1::Round* round = c.add_history();
-    round->set_round(static_cast<uint32_t>(r.round));
-    round->set_loss(r.loss);
-    for (const std::string& id : r.contributors) round->add_contributors(id);
-    round->set_selection_version(static_cast<uint32_t>(r.selection_version));
-    round->set_seconds(r.seconds);
-  }
+  for (const RoundRecord& r : progress_.history) *c.add_history() = ToProto(r);
   if (model_ == nullptr) return c;  // failed before training: the error is all there is
   c.mutable_statistics()->Add(statistics_->begin(), statistics_->end());
   const sampling::FeatureSelection& s = selector_->current();

@@ -34,6 +34,7 @@
 #include "absl/types/span.h"
 #include "flsailer/v1/checkpoint.pb.h"
 #include "flsailer/v1/common.pb.h"
+#include "flsailer/v1/coordinator.pb.h"
 #include "libs/federation/aggregation.h"
 #include "libs/federation/protocol.h"
 #include "libs/model/invariant_vae.h"
@@ -48,6 +49,9 @@ struct RoundRecord {
   int32_t selection_version = 0;
   double seconds = 0;                     // from the round's opening to its aggregation
 };
+
+// The record as the admin API and checkpoints carry it.
+v1::Round ToProto(const RoundRecord& record);
 
 struct JobProgress {
   enum class State { kRunning, kFinished, kFailed };

@@ -3,21 +3,9 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "libs/pki/pki.h"
 
 namespace flsailer::federation {
-namespace {
-
-bool IsValidInstitutionId(const std::string& id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 const char* StepKindName(StepKind kind) {
   switch (kind) {
@@ -83,9 +71,8 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
   }
   std::set<std::string> seen;
   for (const v1::InstitutionId& id : spec.institutions()) {
-    if (!IsValidInstitutionId(id.value())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "job: invalid institution id '", id.value(), "' (1-64 of A-Z a-z 0-9 . _ -)"));
+    if (absl::Status valid = pki::ValidateId(id.value()); !valid.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("job: institution: ", valid.message()));
     }
     if (!seen.insert(id.value()).second) {
       return absl::InvalidArgumentError(

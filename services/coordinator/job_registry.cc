@@ -235,12 +235,7 @@ absl::StatusOr<v1::ListRoundsResponse> JobRegistry::ListRounds(const pki::Identi
   FLS_ASSIGN_OR_RETURN(Entry * entry, Find(req.id()));
   v1::ListRoundsResponse response;
   for (const federation::RoundRecord& r : entry->runner->Progress().history) {
-    v1::Round* round = response.add_rounds();
-    round->set_round(static_cast<uint32_t>(r.round));
-    round->set_loss(r.loss);
-    for (const std::string& c : r.contributors) round->add_contributors(c);
-    round->set_selection_version(static_cast<uint32_t>(r.selection_version));
-    round->set_seconds(r.seconds);
+    *response.add_rounds() = federation::ToProto(r);
   }
   return response;
 }
