@@ -36,6 +36,7 @@ v1::Round ToProto(const RoundRecord& record) {
   for (const std::string& id : record.contributors) round.add_contributors(id);
   round.set_selection_version(static_cast<uint32_t>(record.selection_version));
   round.set_seconds(record.seconds);
+  round.set_coordinator_seconds(record.coordinator_seconds);
   return round;
 }
 
@@ -56,7 +57,8 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(
   absl::MutexLock lock(&runner->mu_);
   runner->progress_.rounds = static_cast<int32_t>(spec.rounds());
   runner->progress_.step_id = static_cast<int64_t>(generation) << 32;
-  runner->round_opened_ = runner->clock_();
+  runner->payload_serial_ = static_cast<uint64_t>(generation) << 32;
+  runner->OpenRound();
   FLS_RETURN_IF_ERROR(runner->OpenStep(StepKind::kStatistics));
   return runner;
 }
@@ -131,17 +133,48 @@ absl::StatusOr<Task> JobRunner::NextTask(const std::string& institution) {
   }
   if (progress_.state == JobProgress::State::kFinished) {
     task.kind = Task::Kind::kFinished;
-    task.payload = payload_;
+    AttachPayload(&task);
     return task;
   }
+  absent_.erase(institution);  // it is back: steps wait for it again
   if (cohort_.count(institution) == 0 || aggregation_->contributors().count(institution) > 0) {
     return task;  // kWait
   }
   task.kind = Task::Kind::kWork;
   task.local_epochs = TrainOptionsForJob(spec_).epochs;
   task.first_epoch = std::max(0, round_ - 1) * task.local_epochs;
-  task.payload = payload_;
+  AttachPayload(&task);
   return task;
+}
+
+bool JobRunner::AllPresentAnswered() const {
+  const std::set<std::string>& answered = aggregation_->contributors();
+  if (answered.size() < std::max<size_t>(1, spec_.min_clients_per_round())) return false;
+  for (const std::string& id : cohort_) {
+    if (answered.count(id) == 0 && absent_.count(id) == 0) return false;
+  }
+  return true;
+}
+
+void JobRunner::OpenRound() {
+  round_opened_ = clock_();
+  round_work_seconds_ = 0;
+}
+
+double JobRunner::WorkSeconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - work_started_).count();
+}
+
+void JobRunner::AttachPayload(Task* task) {
+  task->payload = payload_;
+  for (const auto& [name, vector] : payload_) {
+    auto& [last, version] = published_[name];
+    if (last != vector) {
+      last = vector;
+      version = ++payload_serial_;
+    }
+    task->payload_version[name] = version;
+  }
 }
 
 absl::Status JobRunner::Submit(const std::string& institution, int64_t step_id,
@@ -160,8 +193,13 @@ absl::Status JobRunner::Submit(const std::string& institution, int64_t step_id,
     return absl::PermissionDeniedError(
         absl::StrCat("'", institution, "' is not in the cohort of step ", step_id));
   }
+  work_started_ = std::chrono::steady_clock::now();
   FLS_RETURN_IF_ERROR(aggregation_->Add(institution, values, weight));
-  if (aggregation_->contributors() == cohort_) CloseStep();
+  if (AllPresentAnswered()) {
+    CloseStep();  // a closed training round counted this call's work (AfterTrain)
+  } else if (progress_.step == StepKind::kTrain) {
+    round_work_seconds_ += WorkSeconds();
+  }
   return absl::OkStatus();
 }
 
@@ -170,6 +208,7 @@ void JobRunner::Tick() {
   if (progress_.state != JobProgress::State::kRunning) return;
   const int64_t timeout = spec_.client_timeout_seconds() > 0 ? spec_.client_timeout_seconds() : 600;
   if (clock_() - step_opened_ < absl::Seconds(timeout)) return;
+  work_started_ = std::chrono::steady_clock::now();
   const std::set<std::string>& answered = aggregation_->contributors();
   const size_t needed = std::max<size_t>(1, spec_.min_clients_per_round());
   if (answered.size() < needed) {
@@ -191,7 +230,11 @@ void JobRunner::Tick() {
   const bool estimating =
       progress_.step == StepKind::kStatistics || progress_.step == StepKind::kSubspace;
   if (!estimating || progress_.step == StepKind::kStatistics) {
-    if (estimating) progress_.dropped.insert(missing.begin(), missing.end());
+    if (estimating) {
+      progress_.dropped.insert(missing.begin(), missing.end());
+    } else {
+      absent_.insert(missing.begin(), missing.end());  // not waited for until they return
+    }
     CloseStep();
     return;
   }
@@ -272,7 +315,7 @@ absl::Status JobRunner::AfterSubspace(const AggregateResult& sum) {
   adam_m_.clear();  // the moments belong to the previous peaks' rows
   adam_v_.clear();
   ++round_;
-  round_opened_ = clock_();
+  OpenRound();
   SetModelPayload();
   return OpenStep(StepKind::kTrain);
 }
@@ -282,7 +325,7 @@ absl::Status JobRunner::BeginTraining() {
   FLS_ASSIGN_OR_RETURN(model_,
                        model::InvariantVae::Create(VaeConfigForJob(spec_, selected), spec_.seed()));
   round_ = 1;
-  round_opened_ = clock_();
+  OpenRound();
   SetModelPayload();
   return OpenStep(StepKind::kTrain);
 }
@@ -321,15 +364,15 @@ absl::Status JobRunner::AfterTrain(const AggregateResult& sum) {
   for (double& v : mean) v /= sum.total_weight;
   ApplyServerOptimizer(mean);
   if (progress_.state != JobProgress::State::kRunning) return absl::OkStatus();
+  SetModelPayload();
   RoundRecord record;
   record.round = round_;
   record.loss = sum.sum[p] / sum.total_weight;
   record.contributors = sum.contributors;
   record.selection_version = progress_.selection_version;
   record.seconds = absl::ToDoubleSeconds(clock_() - round_opened_);
+  record.coordinator_seconds = round_work_seconds_ + WorkSeconds();
   progress_.history.push_back(record);
-
-  SetModelPayload();
   return AfterRound();
 }
 
@@ -350,7 +393,7 @@ absl::Status JobRunner::AfterRound() {
     return OpenStep(StepKind::kSubspace);
   }
   ++round_;
-  round_opened_ = clock_();
+  OpenRound();
   return OpenStep(StepKind::kTrain);
 }
 
@@ -490,6 +533,7 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Resume(const v1::JobCheckp
   absl::MutexLock lock(&r->mu_);
   r->progress_.rounds = static_cast<int32_t>(c.spec().rounds());
   r->progress_.step_id = static_cast<int64_t>(generation) << 32;
+  r->payload_serial_ = static_cast<uint64_t>(generation) << 32;
   r->progress_.dropped.insert(c.dropped().begin(), c.dropped().end());
   for (const v1::Round& round : c.history()) {
     RoundRecord record;
@@ -498,10 +542,11 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Resume(const v1::JobCheckp
     record.contributors.assign(round.contributors().begin(), round.contributors().end());
     record.selection_version = static_cast<int32_t>(round.selection_version());
     record.seconds = round.seconds();
+    record.coordinator_seconds = round.coordinator_seconds();
     r->progress_.history.push_back(std::move(record));
   }
   r->round_ = static_cast<int32_t>(c.rounds_done());
-  r->round_opened_ = r->clock_();
+  r->OpenRound();
   if (!c.error().empty()) {
     r->Fail(c.error());
     return r;

@@ -19,12 +19,15 @@
 #ifndef FLSAILER_LIBS_FEDERATION_COORDINATOR_H_
 #define FLSAILER_LIBS_FEDERATION_COORDINATOR_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -48,6 +51,8 @@ struct RoundRecord {
   std::vector<std::string> contributors;  // sorted
   int32_t selection_version = 0;
   double seconds = 0;                     // from the round's opening to its aggregation
+  // Of those, the coordinator's own work: adding contributions and updating the model.
+  double coordinator_seconds = 0;
 };
 
 // The record as the admin API and checkpoints carry it.
@@ -101,7 +106,11 @@ class JobRunner {
   absl::Status Submit(const std::string& institution, int64_t step_id,
                       absl::Span<const double> values, double weight);
 
-  // Applies the step deadline: call periodically.
+  // Applies the step deadline: call periodically. At a deadline with at least the minimum of
+  // institutions answered, the step closes without the others - dropped from the job in the
+  // statistics and subspace steps, merely absent in training and clustering (later steps do not
+  // wait for them until they ask for a task again). Below the minimum the step stays open for
+  // two more deadlines, then the job fails.
   void Tick();
   // Fails the job with `reason` (an administrator's cancel).
   void Cancel(const std::string& reason);
@@ -134,6 +143,15 @@ class JobRunner {
   void ApplyServerOptimizer(const std::vector<double>& mean_update)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t ContributionLength(StepKind kind) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the current step may close: every cohort member that is not absent has answered, and
+  // at least the minimum number of institutions.
+  bool AllPresentAnswered() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts the clocks of a training round.
+  void OpenRound() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Seconds since the current Submit or Tick began its work.
+  double WorkSeconds() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The current payload with its versions (see Task::payload_version).
+  void AttachPayload(Task* task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Fail(const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::set<std::string> Cohort() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -147,10 +165,20 @@ class JobRunner {
   JobProgress progress_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Aggregation> aggregation_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> cohort_ ABSL_GUARDED_BY(mu_);
+  // Institutions that missed a training or clustering deadline: later steps close without
+  // waiting for them (when enough others answered) until they ask for a task again.
+  std::set<std::string> absent_ ABSL_GUARDED_BY(mu_);
   absl::Time step_opened_ ABSL_GUARDED_BY(mu_);
   int32_t step_retries_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time round_opened_ ABSL_GUARDED_BY(mu_);
   Payload payload_ ABSL_GUARDED_BY(mu_);
+  // Each payload name's last published vector (held, so its address is not reused) and version;
+  // versions count up from generation x 2^32 like step ids.
+  std::map<std::string, std::pair<std::shared_ptr<const std::vector<double>>, uint64_t>>
+      published_ ABSL_GUARDED_BY(mu_);
+  uint64_t payload_serial_ ABSL_GUARDED_BY(mu_) = 0;
+  double round_work_seconds_ ABSL_GUARDED_BY(mu_) = 0;  // coordinator_seconds so far
+  std::chrono::steady_clock::time_point work_started_ ABSL_GUARDED_BY(mu_);
   int32_t round_ ABSL_GUARDED_BY(mu_) = 0;  // current training round (1-based), 0 before
 
   std::shared_ptr<const std::vector<double>> statistics_ ABSL_GUARDED_BY(mu_);

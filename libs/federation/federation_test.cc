@@ -330,6 +330,38 @@ TEST_F(FederationTest, VanishedInstitutionIsDroppedAtTheDeadline) {
   EXPECT_THAT(run.last_task["clinic-c"].reason, HasSubstr("dropped"));
 }
 
+TEST_F(FederationTest, AnInstitutionThatMissedARoundIsNotWaitedForUntilItReturns) {
+  std::vector<Institution> institutions = Split();
+  absl::Time now = absl::UnixEpoch();
+  v1::JobSpec spec = Spec(institutions);
+  spec.set_min_clients_per_round(2);
+  spec.set_client_timeout_seconds(30);
+  std::unique_ptr<JobRunner> runner = NewRunner(spec, [&now] { return now; });
+  auto clients = Clients(spec, institutions);
+  auto training = [&] { return runner->Progress().step == StepKind::kTrain; };
+  Drive(*runner, clients, institutions, {}, training);
+  // clinic-c goes quiet in round 1: the round waits for it until the deadline...
+  Drive(*runner, clients, institutions, {"clinic-c"});
+  EXPECT_TRUE(runner->Progress().history.empty());
+  now += absl::Seconds(31);
+  runner->Tick();
+  // ...and closes without it; round 2 then needs no deadline at all.
+  Drive(*runner, clients, institutions, {"clinic-c"},
+        [&] { return runner->Progress().history.size() >= 2; });
+  JobProgress progress = runner->Progress();
+  ASSERT_EQ(progress.history.size(), 2u) << progress.error;
+  EXPECT_EQ(progress.history[0].contributors,
+            (std::vector<std::string>{"hospital-a", "hospital-b"}));
+  EXPECT_EQ(progress.history[1].contributors.size(), 2u);
+  // clinic-c asks for work again: it is waited for and contributes to the rest of the job.
+  ASSERT_TRUE(runner->NextTask("clinic-c").ok());
+  Drive(*runner, clients, institutions);
+  progress = runner->Progress();
+  ASSERT_EQ(progress.state, JobProgress::State::kFinished) << progress.error;
+  EXPECT_TRUE(progress.dropped.empty());
+  EXPECT_EQ(progress.history[2].contributors.size(), 3u);
+}
+
 TEST_F(FederationTest, TooFewInstitutionsFailTheJobWithAClearError) {
   std::vector<Institution> institutions = Split();
   absl::Time now = absl::UnixEpoch();

@@ -54,6 +54,9 @@ struct Task {
   int32_t first_epoch = 0;  // global epoch index of the round's first local epoch
   int32_t selection_version = 0;
   Payload payload;
+  // Version of each payload: equal versions within a job mean equal contents, so a client may
+  // keep what it downloaded before (the statistics and selection rarely change).
+  std::map<std::string, uint64_t> payload_version;
   std::string reason;
 };
 

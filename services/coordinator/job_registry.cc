@@ -304,7 +304,10 @@ absl::StatusOr<v1::Task> JobRegistry::GetTask(const pki::Identity& caller,
   out.set_local_epochs(static_cast<uint32_t>(task.local_epochs));
   out.set_first_epoch(static_cast<uint32_t>(task.first_epoch));
   out.set_selection_version(task.selection_version);
-  for (const auto& [name, values] : task.payload) out.add_payload(name);
+  for (const auto& [name, values] : task.payload) {
+    out.add_payload(name);
+    out.add_payload_version(task.payload_version[name]);
+  }
   out.set_retry_after_ms(static_cast<uint32_t>(options_.retry_after_ms));
   out.set_reason(task.reason);
   *out.mutable_spec() = entry->meta.spec();
