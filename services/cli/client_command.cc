@@ -63,6 +63,19 @@ absl::Status WriteClusterAgreement(const std::string& dir, const ReportSettings&
   return out->Close();
 }
 
+// DIR/costs.tsv: what each training round cost this institution (client_runner.h RoundCost).
+absl::Status WriteCosts(const std::string& dir, const client::ClientOutcome& outcome) {
+  FLS_ASSIGN_OR_RETURN(auto out, AtomicOutputFile::Create(dir + "/costs.tsv"));
+  FLS_RETURN_IF_ERROR(
+      out->Write("round\ttrain_seconds\ttransfer_seconds\tbytes_received\tbytes_sent\n"));
+  for (const client::RoundCost& r : outcome.rounds) {
+    FLS_RETURN_IF_ERROR(out->Write(absl::StrCat(r.round, "\t", r.train_seconds, "\t",
+                                                r.transfer_seconds, "\t", r.bytes_received,
+                                                "\t", r.bytes_sent, "\n")));
+  }
+  return out->Close();
+}
+
 }  // namespace
 
 int RunClient(int argc, char** argv) {
@@ -70,7 +83,8 @@ int RunClient(int argc, char** argv) {
       "usage: flsailer client --coordinator HOST:PORT --job ID --input PATH --out DIR\n"
       "                       --ca PEM --cert PEM --key PEM [flags]\n"
       "Takes part in a federated job as the institution named in --cert. Writes DIR/results.h5ad,\n"
-      "DIR/clusters.tsv, DIR/embedding.tsv, DIR/embedding.svg and, with labels, DIR/metrics.json.\n"
+      "DIR/clusters.tsv, DIR/embedding.tsv, DIR/embedding.svg, DIR/costs.tsv (per round: seconds\n"
+      "and bytes) and, with labels, DIR/metrics.json.\n"
       "  --input PATH        local data, any supported format (mapped onto the job's peaks)\n"
       "  --metrics-listen ADDR   Prometheus /metrics while the job runs (default none)\n",
       kTlsFlagsHelp, kReportFlagsHelp, kLoadFlagsHelp);
@@ -121,9 +135,10 @@ int RunClient(int argc, char** argv) {
   absl::Status written = WriteEmbeddingReport(*settings, outcome->dataset.barcodes,
                                               outcome->dataset.metadata,
                                               outcome->results.embedding, "FL-Sailer (federated)",
-                                              seconds);
+                                              seconds).status();
   if (written.ok()) written = WriteClusterAgreement(*out, *settings, *outcome);
   if (written.ok()) written = WriteResults(*out, *outcome);
+  if (written.ok()) written = WriteCosts(*out, *outcome);
   return written.ok() ? 0 : PrintError("client", written);
 }
 

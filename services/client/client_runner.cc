@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -73,26 +74,24 @@ class Session {
     return bed;
   }
 
+  // The task's payloads: those whose version this client already holds from the cache, the
+  // others fetched (and cached, replacing the older version of the same name).
   absl::StatusOr<federation::Payload> Payloads(const v1::Task& task) {
+    if (task.payload_version_size() != 0 && task.payload_version_size() != task.payload_size()) {
+      return absl::InvalidArgumentError("the task's payload versions do not match its payloads");
+    }
     federation::Payload payload;
-    for (const std::string& name : task.payload()) {
-      v1::PayloadRequest req;
-      *req.mutable_header() = Header(task.step_id());
-      req.set_name(name);
-      grpc::ClientContext ctx;
-      auto reader = stub_->GetPayload(&ctx, req);
-      rpc::TensorAssembler assembler(kMaxPayloadElements);
-      v1::TensorChunk chunk;
-      absl::Status parsed = absl::OkStatus();
-      while (reader->Read(&chunk)) {
-        if (parsed.ok()) parsed = assembler.Add(chunk);
+    for (int i = 0; i < task.payload_size(); ++i) {
+      const std::string& name = task.payload(i);
+      // Versions are only meaningful when the coordinator sends them; 0 = always fetch.
+      const uint64_t version = task.payload_version_size() > 0 ? task.payload_version(i) : 0;
+      auto cached = cache_.find(name);
+      if (version != 0 && cached != cache_.end() && cached->second.first == version) {
+        payload[name] = cached->second.second;
+        continue;
       }
-      FLS_RETURN_IF_ERROR(rpc::FromGrpcStatus(reader->Finish()));
-      FLS_RETURN_IF_ERROR(parsed);
-      if (!assembler.complete() || assembler.name() != name) {
-        return absl::DataLossError(absl::StrCat("payload '", name, "' arrived incomplete"));
-      }
-      payload[name] = std::make_shared<const std::vector<double>>(assembler.Take());
+      FLS_ASSIGN_OR_RETURN(payload[name], Fetch(task.step_id(), name));
+      cache_[name] = {version, payload[name]};
     }
     return payload;
   }
@@ -102,19 +101,23 @@ class Session {
     grpc::ClientContext ctx;
     v1::SubmitResponse response;
     auto writer = stub_->Submit(&ctx, &response);
+    int64_t bytes = 0;
     rpc::SendTensor(
         c.values, Header(step_id), "contribution", c.weight,
-        [&writer](const v1::TensorChunk& chunk) { return writer->Write(chunk); },
+        [&writer, &bytes](const v1::TensorChunk& chunk) {
+          bytes += static_cast<int64_t>(chunk.ByteSizeLong());
+          return writer->Write(chunk);
+        },
         rpc::kDefaultChunkElements,
         model_update ? v1::TENSOR_ENCODING_FLOAT32_LE : v1::TENSOR_ENCODING_FLOAT64_LE);
     writer->WritesDone();
     FLS_RETURN_IF_ERROR(rpc::FromGrpcStatus(writer->Finish()));
-    bytes_sent_ += static_cast<int64_t>(c.values.size() *
-                                        (model_update ? sizeof(float) : sizeof(double)));
+    bytes_sent_ += bytes;
     return absl::OkStatus();
   }
 
   int64_t bytes_sent() const { return bytes_sent_; }
+  int64_t bytes_received() const { return bytes_received_; }
 
  private:
   const ClientOptions& options_;
@@ -124,6 +127,30 @@ class Session {
       std::chrono::duration_cast<std::chrono::microseconds>(
           std::chrono::system_clock::now().time_since_epoch()).count());
   int64_t bytes_sent_ = 0;
+  int64_t bytes_received_ = 0;
+  std::map<std::string, std::pair<uint64_t, std::shared_ptr<const std::vector<double>>>> cache_;
+
+  absl::StatusOr<std::shared_ptr<const std::vector<double>>> Fetch(uint64_t step_id,
+                                                                   const std::string& name) {
+    v1::PayloadRequest req;
+    *req.mutable_header() = Header(step_id);
+    req.set_name(name);
+    grpc::ClientContext ctx;
+    auto reader = stub_->GetPayload(&ctx, req);
+    rpc::TensorAssembler assembler(kMaxPayloadElements);
+    v1::TensorChunk chunk;
+    absl::Status parsed = absl::OkStatus();
+    while (reader->Read(&chunk)) {
+      bytes_received_ += static_cast<int64_t>(chunk.ByteSizeLong());
+      if (parsed.ok()) parsed = assembler.Add(chunk);
+    }
+    FLS_RETURN_IF_ERROR(rpc::FromGrpcStatus(reader->Finish()));
+    FLS_RETURN_IF_ERROR(parsed);
+    if (!assembler.complete() || assembler.name() != name) {
+      return absl::DataLossError(absl::StrCat("payload '", name, "' arrived incomplete"));
+    }
+    return std::make_shared<const std::vector<double>>(assembler.Take());
+  }
 };
 
 absl::StatusOr<federation::Task> ToCoreTask(const v1::Task& t, federation::Payload payload) {
@@ -242,25 +269,39 @@ absl::StatusOr<ClientOutcome> RunClient(const ClientOptions& options) {
         FLS_ASSIGN_OR_RETURN(federation::Task done, ToCoreTask(task, std::move(payload)));
         FLS_ASSIGN_OR_RETURN(outcome.results, core->Results(done));
         outcome.bytes_sent = session.bytes_sent();
-        say(absl::StrCat("job finished; sent ", outcome.bytes_sent, " bytes"));
+        outcome.bytes_received = session.bytes_received();
+        say(absl::StrCat("job finished; sent ", outcome.bytes_sent, " bytes, received ",
+                         outcome.bytes_received));
         return outcome;
       }
       case v1::Task::KIND_WORK: {
+        const bool train = task.step() == "train";
+        RoundCost cost;
+        cost.round = static_cast<int32_t>(task.round());
+        const int64_t received_before = session.bytes_received();
+        const int64_t sent_before = session.bytes_sent();
+        const telemetry::ProgressTimer fetch;
         absl::StatusOr<federation::Payload> payload = session.Payloads(task);
         if (!payload.ok()) {
           FLS_RETURN_IF_ERROR(transient(payload.status()));
           continue;
         }
+        cost.transfer_seconds = fetch.ElapsedSeconds();
         FLS_ASSIGN_OR_RETURN(federation::Task work, ToCoreTask(task, std::move(*payload)));
+        const telemetry::ProgressTimer compute;
         FLS_ASSIGN_OR_RETURN(federation::Contribution c, core->Work(work));
-        const int64_t sent_before = session.bytes_sent();
-        if (absl::Status sent = session.Submit(task.step_id(), c, task.step() == "train");
-            !sent.ok()) {
+        cost.train_seconds = compute.ElapsedSeconds();
+        const telemetry::ProgressTimer submit;
+        if (absl::Status sent = session.Submit(task.step_id(), c, train); !sent.ok()) {
           FLS_RETURN_IF_ERROR(transient(sent));
           continue;
         }
-        metrics.Answered(task, session.bytes_sent() - sent_before);
-        if (task.step() == "train") {
+        cost.transfer_seconds += submit.ElapsedSeconds();
+        cost.bytes_received = session.bytes_received() - received_before;
+        cost.bytes_sent = session.bytes_sent() - sent_before;
+        metrics.Answered(task, cost.bytes_sent);
+        if (train) {
+          outcome.rounds.push_back(cost);
           say(absl::StrCat(timer.Format("round", task.round(), outcome.spec.rounds()), " sent"));
         } else {
           say(absl::StrCat("step ", task.step_id(), " (", task.step(), ") sent"));

@@ -40,14 +40,27 @@ struct ClientOptions {
       make_channel;
 };
 
+// What one answered training round cost this client. Bytes are the serialized messages of the
+// model's streams as gRPC carries them (before HTTP/2 framing and TLS).
+struct RoundCost {
+  int32_t round = 0;
+  double train_seconds = 0;     // local training
+  double transfer_seconds = 0;  // fetching the task's payloads and sending the update
+  int64_t bytes_received = 0;
+  int64_t bytes_sent = 0;
+};
+
 struct ClientOutcome {
   data::Dataset dataset;              // the local cells on the job's reference peaks
   federation::LocalResults results;   // embedding and federated clusters of those cells
   v1::JobSpec spec;
-  int64_t bytes_sent = 0;             // contribution payload bytes sent to the coordinator
+  int64_t bytes_sent = 0;             // contribution streams sent to the coordinator
+  int64_t bytes_received = 0;         // payload streams received from it
+  std::vector<RoundCost> rounds;      // one per training round answered
 };
 
-// Runs the job to its end. A coordinator that goes away and comes back (restarted, resuming the
+// Runs the job to its end. Payloads whose version is unchanged since the last task (the
+// statistics, an unchanged selection) are reused rather than fetched again. A coordinator that goes away and comes back (restarted, resuming the
 // job) is waited for; a step that ended while this client worked on it is skipped.
 // Errors: the coordinator unreachable for longer than reconnect_seconds or refusing us (with
 // its message),
