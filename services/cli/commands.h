@@ -7,6 +7,7 @@ namespace flsailer::cli {
 
 int RunClient(int argc, char** argv);
 int RunConvert(int argc, char** argv);
+int RunDemo(int argc, char** argv);
 int RunCoordinator(int argc, char** argv);
 int RunEmbed(int argc, char** argv);
 int RunEvaluate(int argc, char** argv);

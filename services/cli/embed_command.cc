@@ -50,7 +50,7 @@ int RunEmbed(int argc, char** argv) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   absl::Status written = WriteEmbeddingReport(*settings, ds->barcodes, ds->metadata, *embedding,
-                                              "invariant VAE (embedded)", seconds);
+                                              "invariant VAE (embedded)", seconds).status();
   return written.ok() ? 0 : PrintError("embed", written);
 }
 

@@ -100,11 +100,10 @@ absl::StatusOr<ReportSettings> ReportSettingsFromArgs(const Args& args,
   return settings;
 }
 
-absl::Status WriteEmbeddingReport(const ReportSettings& settings,
-                                  const std::vector<std::string>& barcodes,
-                                  const data::CellMetadata& metadata,
-                                  const data::DenseMatrix& embedding, const std::string& method,
-                                  double seconds) {
+absl::StatusOr<eval::EvaluationMetrics> WriteEmbeddingReport(
+    const ReportSettings& settings, const std::vector<std::string>& barcodes,
+    const data::CellMetadata& metadata, const data::DenseMatrix& embedding,
+    const std::string& method, double seconds) {
   FLS_ASSIGN_OR_RETURN(std::vector<std::string> labels,
                        MetadataColumn(metadata, settings.label_col));
   FLS_ASSIGN_OR_RETURN(std::vector<std::string> batches,
@@ -152,7 +151,7 @@ absl::Status WriteEmbeddingReport(const ReportSettings& settings,
               Format(m.graph_connectivity).c_str(), Format(m.ilisi).c_str(),
               Format(m.kbet).c_str());
   std::printf("  wrote %s/{embedding.tsv,metrics.json,embedding.svg}\n", settings.out_dir.c_str());
-  return absl::OkStatus();
+  return m;
 }
 
 }  // namespace flsailer::cli

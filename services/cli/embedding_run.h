@@ -42,9 +42,9 @@ absl::StatusOr<ReportSettings> ReportSettingsFromArgs(const Args& args,
 absl::StatusOr<std::vector<std::string>> MetadataColumn(const data::CellMetadata& metadata,
                                                         const std::string& name);
 
-// Evaluates `embedding` (one row per barcode), writes the three report files and prints the
-// metrics. `seconds` is the method's wall time, recorded in metrics.json.
-absl::Status WriteEmbeddingReport(const ReportSettings& settings,
+// Evaluates `embedding` (one row per barcode), writes the three report files, prints the metrics
+// and returns them. `seconds` is the method's wall time, recorded in metrics.json.
+absl::StatusOr<eval::EvaluationMetrics> WriteEmbeddingReport(const ReportSettings& settings,
                                   const std::vector<std::string>& barcodes,
                                   const data::CellMetadata& metadata,
                                   const data::DenseMatrix& embedding, const std::string& method,

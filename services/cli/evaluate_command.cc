@@ -42,7 +42,7 @@ int RunEvaluate(int argc, char** argv) {
   auto settings = ReportSettingsFromArgs(*args, metadata);
   if (!settings.ok()) return PrintUsage("evaluate", settings.status(), usage);
   absl::Status report = WriteEmbeddingReport(*settings, table->barcodes, metadata, table->values,
-                                             *embedding_path, 0.0);
+                                             *embedding_path, 0.0).status();
   return report.ok() ? 0 : PrintError("evaluate", report);
 }
 

@@ -1,18 +1,16 @@
 // `flsailer job ...`: the coordinator's admin API from the command line (an admin certificate).
 // Responses print as JSON, protobuf's mapping of the same messages the REST endpoint serves.
-#include <chrono>
 #include <cstdio>
-#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "flsailer/v1/coordinator.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
-#include "grpcpp/create_channel.h"
 #include "libs/common/file_io.h"
 #include "libs/common/status_macros.h"
 #include "libs/rpc/tensor_stream.h"
+#include "services/cli/admin_client.h"
 #include "services/cli/args.h"
 #include "services/cli/commands.h"
 #include "services/cli/federation_flags.h"
@@ -81,7 +79,8 @@ absl::StatusOr<v1::JobSpec> SpecFromArgs(const Args& args) {
   return spec;
 }
 
-absl::Status Run(const std::string& action, const Args& args, v1::CoordinatorAdmin::Stub& stub) {
+absl::Status Run(const std::string& action, const Args& args, AdminClient& admin) {
+  v1::CoordinatorAdmin::Stub& stub = admin.stub();
   grpc::ClientContext ctx;
   v1::JobId id;
   id.set_value(args.Get("id"));
@@ -129,34 +128,28 @@ absl::Status Run(const std::string& action, const Args& args, v1::CoordinatorAdm
   }
   if (action == "wait") {
     uint32_t reported = 0;
-    for (;;) {
-      grpc::ClientContext poll;
-      v1::GetJobRequest req;
-      *req.mutable_id() = id;
-      v1::Job job;
-      FLS_RETURN_IF_ERROR(rpc::FromGrpcStatus(stub.GetJob(&poll, req, &job)));
-      if (job.rounds_done() != reported || job.state() != v1::JOB_STATE_RUNNING) {
-        reported = job.rounds_done();
-        std::fprintf(stderr, "job %s: %s, step %s, round %u/%u\n", id.value().c_str(),
-                     v1::JobState_Name(job.state()).c_str(), job.step().c_str(),
-                     job.rounds_done(), job.spec().rounds());
-      }
-      if (job.state() == v1::JOB_STATE_FINISHED) return absl::OkStatus();
-      if (job.state() == v1::JOB_STATE_FAILED) return absl::AbortedError(job.error());
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
+    bool first = true;
+    return admin
+        .Wait(id.value(),
+              [&](const v1::Job& job) {
+                if (first || job.rounds_done() != reported ||
+                    job.state() != v1::JOB_STATE_RUNNING) {
+                  first = false;
+                  reported = job.rounds_done();
+                  std::fprintf(stderr, "job %s: %s, step %s, round %u/%u\n",
+                               id.value().c_str(), v1::JobState_Name(job.state()).c_str(),
+                               job.step().c_str(), job.rounds_done(), job.spec().rounds());
+                }
+                return absl::OkStatus();
+              })
+        .status();
   }
   if (action == "download") {
-    v1::DownloadRequest req;
-    *req.mutable_id() = id;
     FLS_ASSIGN_OR_RETURN(std::string artifact, args.Required("artifact"));
     FLS_ASSIGN_OR_RETURN(std::string out_path, args.Required("out"));
-    req.set_artifact(artifact);
-    auto reader = stub.Download(&ctx, req);
     FLS_ASSIGN_OR_RETURN(auto out, AtomicOutputFile::Create(out_path));
-    v1::FileChunk chunk;
-    while (reader->Read(&chunk)) FLS_RETURN_IF_ERROR(out->Write(chunk.data()));
-    FLS_RETURN_IF_ERROR(rpc::FromGrpcStatus(reader->Finish()));
+    FLS_RETURN_IF_ERROR(admin.Download(id.value(), artifact,
+                                       [&out](absl::string_view data) { return out->Write(data); }));
     return out->Close();
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown action '", action, "'"));
@@ -181,11 +174,9 @@ int RunJob(int argc, char** argv) {
   auto credentials = CredentialsFromArgs(*args);
   if (!coordinator.ok()) return PrintUsage("job", coordinator.status(), kUsage);
   if (!credentials.ok()) return PrintUsage("job", credentials.status(), kUsage);
-  auto channel_credentials = rpc::ChannelCredentials(*credentials);
-  if (!channel_credentials.ok()) return PrintError("job", channel_credentials.status());
-  auto stub = v1::CoordinatorAdmin::NewStub(
-      grpc::CreateChannel(*coordinator, *channel_credentials));
-  absl::Status s = Run(action, *args, *stub);
+  auto admin = AdminClient::Connect(*coordinator, *credentials);
+  if (!admin.ok()) return PrintError("job", admin.status());
+  absl::Status s = Run(action, *args, *admin);
   return s.ok() ? 0 : PrintError(absl::StrCat("job ", action), s);
 }
 

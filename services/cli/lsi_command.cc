@@ -46,7 +46,7 @@ int RunLsi(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!lsi.ok()) return PrintError("lsi", lsi.status());
   absl::Status report = WriteEmbeddingReport(*settings, ds->barcodes, ds->metadata,
-                                             lsi->embedding, "LSI", seconds);
+                                             lsi->embedding, "LSI", seconds).status();
   return report.ok() ? 0 : PrintError("lsi", report);
 }
 

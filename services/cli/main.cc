@@ -20,6 +20,8 @@ constexpr Command kCommands[] = {
      "INPUT --out OUT.h5ad                      convert any supported input to AnnData"},
     {"coordinator", flsailer::cli::RunCoordinator,
      "--state-dir DIR --ca/--cert/--key PEM      serve the federation (gRPC, mutual TLS)"},
+    {"demo", flsailer::cli::RunDemo,
+     "--input PATH --batch-col COL --out DIR    a whole federation on this machine, reported"},
     {"embed", flsailer::cli::RunEmbed,
      "--model DIR --input PATH --out DIR        embed new cells with a trained model"},
     {"evaluate", flsailer::cli::RunEvaluate,

@@ -107,7 +107,7 @@ int RunTrain(int argc, char** argv) {
     return PrintError("train", s);
   }
   absl::Status written = WriteEmbeddingReport(*settings, ds->barcodes, ds->metadata, *embedding,
-                                              "invariant VAE", seconds);
+                                              "invariant VAE", seconds).status();
   return written.ok() ? 0 : PrintError("train", written);
 }
 
