@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "libs/common/status_macros.h"
 
 namespace flsailer {
 namespace {
@@ -312,6 +313,13 @@ absl::Status AtomicOutputFile::Close() {
                                                          : std::string(flushed.message())));
   }
   return absl::OkStatus();
+}
+
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view data) {
+  const bool gzip = path.size() >= 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+  FLS_ASSIGN_OR_RETURN(auto out, AtomicOutputFile::Create(path, gzip));
+  FLS_RETURN_IF_ERROR(out->Write(data));
+  return out->Close();
 }
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path) {

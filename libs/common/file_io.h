@@ -104,6 +104,9 @@ class AtomicOutputFile {
   std::string buffer_;
 };
 
+// Writes `data` to `path` with an AtomicOutputFile, gzip-compressed when the path ends in ".gz".
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view data);
+
 // Reads a whole (small) file, transparently gunzipping it. For headers, BED files and fixtures.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 // Reads a whole file's bytes exactly as stored (binary; no decompression, no line handling).

@@ -53,31 +53,35 @@ absl::StatusOr<std::vector<Peak>> ReadBed(const std::string& path) {
   return ParseBed(*reader);
 }
 
-absl::Status WriteBed(const std::string& path, const std::vector<Peak>& peaks,
-                      const std::vector<std::string>& extra_columns, absl::string_view header) {
+absl::StatusOr<std::string> FormatBed(const std::vector<Peak>& peaks,
+                                      const std::vector<std::string>& extra_columns,
+                                      absl::string_view header) {
   if (!extra_columns.empty() && extra_columns.size() != peaks.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", extra_columns.size(),
-                                                   " extra columns for ", peaks.size(), " peaks"));
+    return absl::InvalidArgumentError(absl::StrCat(extra_columns.size(), " extra columns for ",
+                                                   peaks.size(), " peaks"));
   }
   for (absl::string_view rest = header; !rest.empty();) {
     const size_t newline = rest.find('\n');
     if (rest[0] != '#' || newline == absl::string_view::npos) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path, ": BED header lines must start with '#' and end in a newline"));
+          "BED header lines must start with '#' and end in a newline");
     }
     rest.remove_prefix(newline + 1);
   }
-  const bool gzip = absl::EndsWith(path, ".gz");
-  FLS_ASSIGN_OR_RETURN(auto out, AtomicOutputFile::Create(path, gzip));
-  FLS_RETURN_IF_ERROR(out->Write(header));
-  std::string line;
+  std::string text(header);
   for (size_t i = 0; i < peaks.size(); ++i) {
-    line = absl::StrCat(peaks[i].chrom, "\t", peaks[i].start, "\t", peaks[i].end);
-    if (!extra_columns.empty()) absl::StrAppend(&line, "\t", extra_columns[i]);
-    line.push_back('\n');
-    FLS_RETURN_IF_ERROR(out->Write(line));
+    absl::StrAppend(&text, peaks[i].chrom, "\t", peaks[i].start, "\t", peaks[i].end);
+    if (!extra_columns.empty()) absl::StrAppend(&text, "\t", extra_columns[i]);
+    text.push_back('\n');
   }
-  return out->Close();
+  return text;
+}
+
+absl::Status WriteBed(const std::string& path, const std::vector<Peak>& peaks,
+                      const std::vector<std::string>& extra_columns, absl::string_view header) {
+  absl::StatusOr<std::string> text = FormatBed(peaks, extra_columns, header);
+  if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", text.status().message()));
+  return WriteFileAtomically(path, *text);
 }
 
 absl::StatusOr<Peak> ParsePeakName(absl::string_view name) {

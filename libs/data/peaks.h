@@ -29,9 +29,13 @@ struct Peak {
 absl::StatusOr<std::vector<Peak>> ParseBed(LineReader& reader);
 absl::StatusOr<std::vector<Peak>> ReadBed(const std::string& path);
 
-// Writes chrom, start, end (+ optional per-peak extra columns, already tab-joined) atomically,
-// after `header` written verbatim (lines that start with '#', each ending in '\n', so that ParseBed
-// skips them). Errors: extra columns for a different number of peaks, a header line without '#'.
+// BED text: chrom, start, end (+ optional per-peak extra columns, already tab-joined) after
+// `header` verbatim (lines that start with '#', each ending in '\n', so that ParseBed skips them).
+// Errors: extra columns for a different number of peaks, a header line without '#'.
+absl::StatusOr<std::string> FormatBed(const std::vector<Peak>& peaks,
+                                      const std::vector<std::string>& extra_columns = {},
+                                      absl::string_view header = "");
+// FormatBed written atomically to `path` (gzip if it ends in .gz).
 absl::Status WriteBed(const std::string& path, const std::vector<Peak>& peaks,
                       const std::vector<std::string>& extra_columns = {},
                       absl::string_view header = "");

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "libs/common/file_io.h"
 
 namespace flsailer::sampling {
 namespace {
@@ -29,22 +30,21 @@ std::vector<int64_t> ScoreRanks(const std::vector<double>& scores) {
   return rank;
 }
 
-absl::Status WriteSelectionBed(const std::string& path, const std::vector<data::Peak>& peaks,
-                               const std::vector<double>& scores,
-                               const std::vector<int32_t>& selected,
-                               absl::string_view description) {
+absl::StatusOr<std::string> FormatSelectionBed(const std::vector<data::Peak>& peaks,
+                                               const std::vector<double>& scores,
+                                               const std::vector<int32_t>& selected,
+                                               absl::string_view description) {
   if (scores.size() != peaks.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", scores.size(), " scores for ",
-                                                   peaks.size(), " peaks"));
+    return absl::InvalidArgumentError(absl::StrCat(scores.size(), " scores for ", peaks.size(), " peaks"));
   }
-  if (selected.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no peak kept"));
+  if (selected.empty()) return absl::InvalidArgumentError("no peak kept");
   for (int32_t j : selected) {
     if (j < 0 || static_cast<size_t>(j) >= peaks.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": peak index ", j, " out of range"));
+      return absl::InvalidArgumentError(absl::StrCat("peak index ", j, " out of range"));
     }
   }
   for (double s : scores) {
-    if (std::isnan(s)) return absl::InvalidArgumentError(absl::StrCat(path, ": NaN score"));
+    if (std::isnan(s)) return absl::InvalidArgumentError("NaN score");
   }
   const std::vector<int64_t> rank = ScoreRanks(scores);
   const double top = *std::max_element(scores.begin(), scores.end());
@@ -61,7 +61,18 @@ absl::Status WriteSelectionBed(const std::string& path, const std::vector<data::
   std::string header = absl::StrCat("# ", description, "\n");
   std::replace(header.begin(), header.end() - 1, '\n', ' ');
   header += "#chrom\tstart\tend\tname\tscore\tstrand\tselection_score\trank\n";
-  return data::WriteBed(path, kept, columns, header);
+  return data::FormatBed(kept, columns, header);
+}
+
+absl::Status WriteSelectionBed(const std::string& path, const std::vector<data::Peak>& peaks,
+                               const std::vector<double>& scores,
+                               const std::vector<int32_t>& selected,
+                               absl::string_view description) {
+  absl::StatusOr<std::string> text = FormatSelectionBed(peaks, scores, selected, description);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", text.status().message()));
+  }
+  return WriteFileAtomically(path, *text);
 }
 
 }  // namespace flsailer::sampling

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "libs/data/peaks.h"
 
@@ -26,9 +27,14 @@ namespace flsailer::sampling {
 // Rank of every score: 1 for the highest, ties to the lower index. REQUIRES: no NaN.
 std::vector<int64_t> ScoreRanks(const std::vector<double>& scores);
 
-// Writes `selected` (indices into `peaks` and `scores`, which have one entry per peak) to `path`
-// atomically (gzip if it ends in .gz). `description` becomes the first header line (method,
-// rate, version...). Errors: sizes that disagree, an index out of range, no peak selected.
+// The BED text of `selected` (indices into `peaks` and `scores`, which have one entry per peak).
+// `description` becomes the first header line (method, rate, version...). Errors: sizes that
+// disagree, an index out of range, no peak selected, a NaN score.
+absl::StatusOr<std::string> FormatSelectionBed(const std::vector<data::Peak>& peaks,
+                                               const std::vector<double>& scores,
+                                               const std::vector<int32_t>& selected,
+                                               absl::string_view description);
+// FormatSelectionBed written to `path` atomically (gzip if it ends in .gz); errors name the path.
 absl::Status WriteSelectionBed(const std::string& path, const std::vector<data::Peak>& peaks,
                                const std::vector<double>& scores,
                                const std::vector<int32_t>& selected,

@@ -468,9 +468,7 @@ class Demo {
     }
     absl::StrAppend(&json, "]}\n");
     const std::string path = s_.report.out_dir + "/report.json";
-    FLS_ASSIGN_OR_RETURN(auto file, AtomicOutputFile::Create(path));
-    FLS_RETURN_IF_ERROR(file->Write(json));
-    FLS_RETURN_IF_ERROR(file->Close());
+    FLS_RETURN_IF_ERROR(WriteFileAtomically(path, json));
 
     std::printf("\nFL-Sailer demo: %zu institutions, %zu rounds, %lld selected peaks\n",
                 sites_.size(), rounds_.size(), static_cast<long long>(selected_peaks_));

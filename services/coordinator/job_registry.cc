@@ -255,13 +255,9 @@ absl::StatusOr<std::string> JobRegistry::Artifact(const pki::Identity& caller,
   if (req.artifact() == "selected_peaks.bed") {
     const auto selection = entry->runner->Selection();
     if (!selection.has_value()) return absl::NotFoundError("the job has no selection yet");
-    const std::string dir = absl::StrCat(options_.state_dir, "/", req.id().value());
-    FLS_RETURN_IF_ERROR(MakeDirectories(dir));
-    const std::string path = dir + "/selected_peaks.bed";
-    FLS_RETURN_IF_ERROR(sampling::WriteSelectionBed(
-        path, entry->peaks, selection->scores, selection->peaks,
-        absl::StrCat("job ", req.id().value(), " selection version ", selection->version)));
-    return ReadBinaryFile(path);
+    return sampling::FormatSelectionBed(
+        entry->peaks, selection->scores, selection->peaks,
+        absl::StrCat("job ", req.id().value(), " selection version ", selection->version));
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown artifact '", req.artifact(), "' (model, selected_peaks.bed)"));
