@@ -164,7 +164,13 @@ absl::Status JobStore::SaveCheckpoint(const std::string& job_id,
         .Bind(3, static_cast<int64_t>(checkpoint.rounds_done()))
         .Bind(4, job_id);
     FLS_RETURN_IF_ERROR(update.Step().status());
+    // Only the rounds finished since the last checkpoint: earlier ones are stored already.
+    Statement last(db_, "SELECT COALESCE(MAX(round), 0) FROM rounds WHERE job = ?");
+    last.Bind(1, job_id);
+    FLS_RETURN_IF_ERROR(last.Step().status());
+    const int64_t stored = last.Int(0);
     for (const v1::Round& r : checkpoint.history()) {
+      if (static_cast<int64_t>(r.round()) <= stored) continue;
       std::string contributors;
       for (const std::string& c : r.contributors()) {
         absl::StrAppend(&contributors, contributors.empty() ? "" : ",", c);
