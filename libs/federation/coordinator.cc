@@ -330,7 +330,7 @@ absl::Status JobRunner::BeginTraining() {
   return OpenStep(StepKind::kTrain);
 }
 
-void JobRunner::ApplyServerOptimizer(const std::vector<double>& mean_update) {
+void JobRunner::ApplyServerOptimizer(absl::Span<const double> summed_update, double weight) {
   std::vector<float> w = model_->GetParameters();
   const bool adam = spec_.server_optimizer() == v1::SERVER_OPTIMIZER_FEDADAM;
   if (adam && adam_m_.empty()) {
@@ -342,7 +342,7 @@ void JobRunner::ApplyServerOptimizer(const std::vector<double>& mean_update) {
   const double lr = spec_.server_learning_rate() > 0 ? spec_.server_learning_rate() : 0.01;
   for (const model::ParameterLayout::Entry& e : model_->Layout().entries) {
     for (int64_t i = e.offset; i < e.offset + e.size(); ++i) {
-      const double delta = mean_update[i];
+      const double delta = summed_update[i] / weight;
       if (!adam || e.buffer) {  // running statistics are averaged under every optimizer
         w[i] = static_cast<float>(w[i] + delta);
         continue;
@@ -354,17 +354,19 @@ void JobRunner::ApplyServerOptimizer(const std::vector<double>& mean_update) {
   }
   // Finite by construction (the aggregation refuses non-finite inputs); SetParameters re-checks.
   absl::Status s = model_->SetParameters(w);
-  if (!s.ok()) Fail(absl::StrCat("server optimizer: ", s.message()));
+  if (!s.ok()) {
+    Fail(absl::StrCat("server optimizer: ", s.message()));
+    return;
+  }
+  payload_["model"] = Share(std::vector<double>(w.begin(), w.end()));
 }
 
 absl::Status JobRunner::AfterTrain(const AggregateResult& sum) {
   if (!(sum.total_weight > 0)) return absl::FailedPreconditionError("no cells trained this round");
   const int64_t p = model_->Layout().size;
-  std::vector<double> mean(sum.sum.begin(), sum.sum.begin() + p);
-  for (double& v : mean) v /= sum.total_weight;
-  ApplyServerOptimizer(mean);
+  ApplyServerOptimizer(absl::MakeConstSpan(sum.sum.data(), static_cast<size_t>(p)),
+                       sum.total_weight);
   if (progress_.state != JobProgress::State::kRunning) return absl::OkStatus();
-  SetModelPayload();
   RoundRecord record;
   record.round = round_;
   record.loss = sum.sum[p] / sum.total_weight;

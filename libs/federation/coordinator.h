@@ -140,7 +140,8 @@ class JobRunner {
   // What follows a completed round: the next round, a selection refresh, or clustering.
   absl::Status AfterRound() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetModelPayload() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ApplyServerOptimizer(const std::vector<double>& mean_update)
+  // Applies the weighted mean update summed_update / weight and publishes the new model.
+  void ApplyServerOptimizer(absl::Span<const double> summed_update, double weight)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t ContributionLength(StepKind kind) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the current step may close: every cohort member that is not absent has answered, and
