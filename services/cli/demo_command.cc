@@ -30,6 +30,7 @@
 #include "libs/federation/central.h"
 #include "libs/pki/pki.h"
 #include "libs/rpc/tensor_stream.h"
+#include "libs/sampling/selection_bed.h"
 #include "libs/telemetry/progress.h"
 #include "services/cli/admin_client.h"
 #include "services/cli/args.h"
@@ -400,6 +401,10 @@ class Demo {
                                    }));
     FLS_ASSIGN_OR_RETURN(central_, Evaluate(central.embedding, "central", "FL-Sailer, central",
                                             SecondsSince(start)));
+    // Beside the federation's BED: the same selection computed with all cells in one place.
+    FLS_RETURN_IF_ERROR(sampling::WriteSelectionBed(
+        s_.report.out_dir + "/central/selected_peaks.bed", ds_.peaks, central.selection.scores,
+        central.selection.peaks, "central selection version 0"));
     return absl::OkStatus();
   }
 
@@ -525,7 +530,8 @@ int RunDemo(int argc, char** argv) {
       "the result beside the same model trained centrally and LSI. Writes DIR/report.json (the\n"
       "flat metrics of `flsailer train` plus rounds, seconds, bytes_per_client_round,\n"
       "selected_peaks; `central` and `lsi` objects; per_round), DIR/federated|central|lsi/,\n"
-      "DIR/institutions/<id>/ (each client's own results) and DIR/logs/.\n"
+      "DIR/selected_peaks.bed and DIR/central/selected_peaks.bed (the federated and central\n"
+      "selections), DIR/institutions/<id>/ (each client's own results) and DIR/logs/.\n"
       "  --input PATH        10x folder, .h5, .h5ad or fragments (with --reference)\n"
       "  --institutions N    institutions (default: one per batch; more halve the largest)\n"
       "  --rounds N          training rounds (default 20)\n"

@@ -2,7 +2,8 @@
 # `flsailer demo` end to end with 3 institutions of granja2019_bmmc (donor BMMC_D6T1 split in two,
 # plus BMMC_D5T1): coordinator and clients as processes over mutual TLS, for seeds 0 1 2. Checks
 # the report of every run (sites, rounds, selected peaks, bytes per client and round within 1.1x
-# the fp32 model each way) and that the federated model's Leiden ARI, mean over the seeds, is
+# the fp32 model each way), that the federated selection equals the central one (same peaks,
+# leverage scores within 1e-4), and that the federated model's Leiden ARI, mean over the seeds, is
 # within 0.03 of the same model trained centrally (one seed alone varies by more than that).
 # Usage: tests/integration/demo_three_institutions_test.sh FLSAILER_BINARY
 set -euo pipefail
@@ -37,6 +38,15 @@ for seed in range(3):
         assert 1.0 <= ratio <= 1.1, (way, ratio)
     for key in ("ari", "nmi", "ilisi", "batch_asw", "graph_connectivity"):
         assert r[key] is not None and r["central"][key] is not None, key
+    # The federated selection is the central one: same peaks, leverage scores within 1e-4.
+    def selection(path):
+        rows = [l.split("\t") for l in open(path) if not l.startswith("#")]
+        return {(c, s, e): float(score) for c, s, e, _, _, _, score, _ in rows}
+    federated = selection(f"{work}/seed{seed}/selected_peaks.bed")
+    central = selection(f"{work}/seed{seed}/central/selected_peaks.bed")
+    assert federated.keys() == central.keys(), "the federated selection differs from the central"
+    worst = max(abs(federated[k] - central[k]) for k in federated)
+    assert worst <= 1e-4, worst
     fed.append(r["ari"]); cen.append(r["central"]["ari"])
     print(f"seed {seed}: federated ARI {r['ari']:.3f}, central {r['central']['ari']:.3f}, "
           f"LSI {r['lsi']['ari']:.3f}; bytes/client/round {r['bytes_per_client_round']} "
