@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "libs/common/status_macros.h"
 #include "libs/federation/protocol.h"
-#include "libs/sampling/tfidf.h"
 
 namespace flsailer::federation {
 
@@ -30,16 +29,9 @@ absl::StatusOr<CentralResult> TrainCentrally(
   }
   const data::CsrMatrix binary = counts.Binarized();
 
-  // The selection: the federated computation with one client holding every cell.
   CentralResult result;
-  FLS_ASSIGN_OR_RETURN(sampling::FeatureSelector selector,
-                       sampling::FeatureSelector::Create(sampling::LocalTfIdfSums(binary),
-                                                         SelectorOptionsForJob(spec)));
-  {
-    FLS_ASSIGN_OR_RETURN(data::CsrMatrix tfidf, selector.tfidf().Transform(binary));
-    FLS_RETURN_IF_ERROR(sampling::RunEstimate(&selector, {&tfidf}, threads));
-  }
-  result.selection = selector.current();
+  FLS_ASSIGN_OR_RETURN(result.selection,
+                       sampling::SelectCentrally(binary, SelectorOptionsForJob(spec), threads));
   const data::CsrMatrix selected = binary.SelectColumns(result.selection.peaks);
 
   const model::VaeConfig config =

@@ -156,4 +156,14 @@ absl::Status RunEstimate(FeatureSelector* selector,
   return absl::OkStatus();
 }
 
+absl::StatusOr<FeatureSelection> SelectCentrally(const data::CsrMatrix& x,
+                                                 const FeatureSelectorOptions& options,
+                                                 int threads) {
+  FLS_ASSIGN_OR_RETURN(FeatureSelector selector,
+                       FeatureSelector::Create(LocalTfIdfSums(x), options));
+  FLS_ASSIGN_OR_RETURN(const data::CsrMatrix tfidf, selector.tfidf().Transform(x));
+  FLS_RETURN_IF_ERROR(RunEstimate(&selector, {&tfidf}, threads));
+  return selector.current();
+}
+
 }  // namespace flsailer::sampling

@@ -122,6 +122,13 @@ absl::Status RunEstimate(FeatureSelector* selector,
                          const std::vector<const data::CsrMatrix*>& tfidf_clients,
                          int threads = 1);
 
+// The centralised selection of `x` (cells x peaks, binarised): version 0 of a selector over all
+// its cells, i.e. the federated computation with one client holding every cell. Errors: those
+// of FeatureSelector::Create and of the estimate.
+absl::StatusOr<FeatureSelection> SelectCentrally(const data::CsrMatrix& x,
+                                                 const FeatureSelectorOptions& options,
+                                                 int threads = 1);
+
 }  // namespace flsailer::sampling
 
 #endif  // FLSAILER_LIBS_SAMPLING_FEATURE_SELECTOR_H_

@@ -80,13 +80,11 @@ absl::StatusOr<Selection> Select(const data::CsrMatrix& x, const Settings& s) {
   const sampling::TfIdfSums sums = sampling::LocalTfIdfSums(x);
   Selection out;
   if (s.method == "leverage") {
-    FLS_ASSIGN_OR_RETURN(sampling::FeatureSelector selector,
-                         sampling::FeatureSelector::Create(sums, s.selector));
-    FLS_ASSIGN_OR_RETURN(const data::CsrMatrix t, selector.tfidf().Transform(x));
-    FLS_RETURN_IF_ERROR(sampling::RunEstimate(&selector, {&t}, s.threads));
-    out.scores = selector.current().scores;
-    out.kept = selector.current().peaks;
-    out.singular_values = selector.current().singular_values;
+    FLS_ASSIGN_OR_RETURN(sampling::FeatureSelection selection,
+                         sampling::SelectCentrally(x, s.selector, s.threads));
+    out.scores = std::move(selection.scores);
+    out.kept = std::move(selection.peaks);
+    out.singular_values = std::move(selection.singular_values);
     return out;
   }
   if (sums.cells == 0) return absl::InvalidArgumentError("no cells");
