@@ -41,7 +41,7 @@ for ds in $datasets; do
       for model in vae lsi; do
         dir="$base/$model"
         case "$model" in
-          vae) "$flsailer" train --input "$input" "${reference[@]}" --batch-col "$batch" \
+          vae) "$flsailer" train --input "$input" "${reference[@]}" --rate 1 --batch-col "$batch" \
                  --seed "$seed" --out "$dir" >/dev/null 2>&1 ;;
           lsi) "$flsailer" lsi --input "$input" "${reference[@]}" --batch-col "$batch" \
                  --seed "$seed" --out "$dir" >/dev/null ;;

@@ -1,5 +1,6 @@
 // `flsailer train --input PATH --out DIR`: the invariant VAE trained on one dataset (the
-// centralised reference for the federation), its embedding evaluated, the model saved.
+// centralised reference for the federation) on the peaks of highest leverage, its embedding
+// evaluated, the model saved.
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -10,6 +11,8 @@
 #include "libs/data/peaks.h"
 #include "libs/eval/categories.h"
 #include "libs/model/invariant_vae.h"
+#include "libs/sampling/feature_selector.h"
+#include "libs/sampling/selection_bed.h"
 #include "libs/telemetry/progress.h"
 #include "services/cli/args.h"
 #include "services/cli/commands.h"
@@ -28,6 +31,30 @@ absl::Status SaveModel(const std::string& dir, const model::InvariantVae& vae,
   return out->Close();
 }
 
+// Keeps the peaks of highest leverage (FL-Sailer's selection at `rate`, computed centrally) in
+// `ds` and writes them with their scores to DIR/selected_peaks.bed. On granja2019_bmmc the VAE's
+// ARI rises from 0.466 on all peaks to 0.547 on 20% of them (3 seeds; bench/selection_quality.sh),
+// synthetic data with institution effects keeps 0.999, and training is ~3x faster.
+absl::Status KeepLeveragePeaks(double rate, const ReportSettings& settings, data::Dataset* ds) {
+  sampling::FeatureSelectorOptions options;
+  options.selection.rate = rate;
+  options.selection.seed = settings.seed;
+  options.subspace.seed = settings.seed;
+  FLS_ASSIGN_OR_RETURN(sampling::FeatureSelection selection,
+                       sampling::SelectCentrally(ds->matrix, options, settings.threads));
+  FLS_RETURN_IF_ERROR(sampling::WriteSelectionBed(
+      settings.out_dir + "/selected_peaks.bed", ds->peaks, selection.scores, selection.peaks,
+      absl::StrCat("leverage-score selection, rate ", rate)));
+  std::vector<data::Peak> kept;
+  kept.reserve(selection.peaks.size());
+  for (int32_t j : selection.peaks) kept.push_back(ds->peaks[j]);
+  ds->peaks = std::move(kept);
+  ds->matrix = ds->matrix.SelectColumns(selection.peaks);
+  std::fprintf(stderr, "train: %zu of %zu peaks kept by leverage score\n", ds->peaks.size(),
+               selection.scores.size());
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int RunTrain(int argc, char** argv) {
@@ -38,12 +65,14 @@ int RunTrain(int argc, char** argv) {
       "DIR/model_peaks.bed, DIR/model_batches.txt) for `flsailer embed`.\n"
       "  --input PATH        10x folder, .h5, .h5ad or fragments (with --reference)\n"
       "  --epochs N          training epochs (default: ~1,200 optimizer steps, 30 to 1,000)\n"
+      "  --rate R            fraction of peaks the model sees, chosen by leverage score as in a\n"
+      "                      federated job (default 0.2; 1 = all peaks); also DIR/selected_peaks.bed\n"
       "  --lambda X          weight of the mutual-information penalty (default 1)\n"
       "  --optimizer adam|muon   local optimizer (muon: MuonEq-R for hidden matrices)\n",
       kReportFlagsHelp, kLoadFlagsHelp);
   std::set<std::string> flags = LoadFlagNames();
   flags.insert(ReportFlagNames().begin(), ReportFlagNames().end());
-  flags.insert({"input", "epochs", "lambda", "optimizer"});
+  flags.insert({"input", "epochs", "lambda", "optimizer", "rate"});
   auto args = Args::Parse(argc, argv, flags, {"help"});
   if (!args.ok()) return PrintUsage("train", args.status(), usage);
   if (args->Has("help")) return PrintUsage("train", absl::OkStatus(), usage);
@@ -52,10 +81,13 @@ int RunTrain(int argc, char** argv) {
   model::TrainOptions options;
   auto epochs = args->GetInt("epochs", -1);
   auto lambda = args->GetDouble("lambda", config.mi_lambda);
+  auto rate = args->GetDouble("rate", 0.2);
   const std::string optimizer = args->Get("optimizer", "adam");
-  if (!epochs.ok() || !lambda.ok() || (optimizer != "adam" && optimizer != "muon")) {
+  if (!epochs.ok() || !lambda.ok() || !rate.ok() || !(*rate > 0 && *rate <= 1) ||
+      (optimizer != "adam" && optimizer != "muon")) {
     return PrintUsage("train", absl::InvalidArgumentError(
-                                   "--epochs and --lambda must be numbers, --optimizer adam|muon"),
+                                   "--epochs and --lambda must be numbers, --rate in (0, 1], "
+                                   "--optimizer adam|muon"),
                       usage);
   }
   auto ds = LoadInputFromArgs(*args);
@@ -66,12 +98,19 @@ int RunTrain(int argc, char** argv) {
   auto batch_values = MetadataColumn(ds->metadata, settings->batch_col);
   if (!batch_values.ok()) return PrintError("train", batch_values.status());
   const eval::Categories batches = eval::EncodeCategories(*batch_values);
+  model::Covariates covariates;
+  // Depth over all peaks, before the selection (as a federated job computes it).
+  if (config.depth_covariate) covariates.log_depth = model::StandardisedLogDepth(ds->matrix);
+  const auto start = std::chrono::steady_clock::now();
+  if (*rate < 1) {
+    if (absl::Status s = KeepLeveragePeaks(*rate, *settings, &*ds); !s.ok()) {
+      return PrintError("train", s);
+    }
+  }
   config.input_dim = static_cast<int32_t>(ds->matrix.cols);
   config.num_batches = batches.names.size() > 1 ? static_cast<int32_t>(batches.names.size()) : 0;
   config.mi_lambda = static_cast<float>(*lambda);
-  model::Covariates covariates;
   if (config.num_batches > 0) covariates.batch = batches.codes;
-  if (config.depth_covariate) covariates.log_depth = model::StandardisedLogDepth(ds->matrix);
   options.epochs = *epochs > 0 ? static_cast<int32_t>(*epochs)
                               : model::RecommendedEpochs(ds->matrix.rows, options.batch_size);
   options.seed = settings->seed;
@@ -86,7 +125,6 @@ int RunTrain(int argc, char** argv) {
                  progress.ElapsedSeconds());
   };
 
-  const auto start = std::chrono::steady_clock::now();
   auto vae = model::InvariantVae::Create(config, settings->seed);
   if (!vae.ok()) return PrintError("train", vae.status());
   if (config.input_weighting != model::InputWeighting::kBinary) {
