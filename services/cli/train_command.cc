@@ -68,11 +68,12 @@ int RunTrain(int argc, char** argv) {
       "  --rate R            fraction of peaks the model sees, chosen by leverage score as in a\n"
       "                      federated job (default 0.2; 1 = all peaks); also DIR/selected_peaks.bed\n"
       "  --lambda X          weight of the mutual-information penalty (default 1)\n"
+      "  --kl-beta X         weight of the KL terms (beta-VAE; default 1)\n"
       "  --optimizer adam|muon   local optimizer (muon: MuonEq-R for hidden matrices)\n",
       kReportFlagsHelp, kLoadFlagsHelp);
   std::set<std::string> flags = LoadFlagNames();
   flags.insert(ReportFlagNames().begin(), ReportFlagNames().end());
-  flags.insert({"input", "epochs", "lambda", "optimizer", "rate"});
+  flags.insert({"input", "epochs", "lambda", "optimizer", "rate", "kl-beta"});
   auto args = Args::Parse(argc, argv, flags, {"help"});
   if (!args.ok()) return PrintUsage("train", args.status(), usage);
   if (args->Has("help")) return PrintUsage("train", absl::OkStatus(), usage);
@@ -82,8 +83,9 @@ int RunTrain(int argc, char** argv) {
   auto epochs = args->GetInt("epochs", -1);
   auto lambda = args->GetDouble("lambda", config.mi_lambda);
   auto rate = args->GetDouble("rate", 0.2);
+  auto beta = args->GetDouble("kl-beta", config.kl_beta);
   const std::string optimizer = args->Get("optimizer", "adam");
-  if (!epochs.ok() || !lambda.ok() || !rate.ok() || !(*rate > 0 && *rate <= 1) ||
+  if (!epochs.ok() || !lambda.ok() || !rate.ok() || !beta.ok() || !(*rate > 0 && *rate <= 1) ||
       (optimizer != "adam" && optimizer != "muon")) {
     return PrintUsage("train", absl::InvalidArgumentError(
                                    "--epochs and --lambda must be numbers, --rate in (0, 1], "
@@ -110,6 +112,7 @@ int RunTrain(int argc, char** argv) {
   config.input_dim = static_cast<int32_t>(ds->matrix.cols);
   config.num_batches = batches.names.size() > 1 ? static_cast<int32_t>(batches.names.size()) : 0;
   config.mi_lambda = static_cast<float>(*lambda);
+  config.kl_beta = static_cast<float>(*beta);
   if (config.num_batches > 0) covariates.batch = batches.codes;
   options.epochs = *epochs > 0 ? static_cast<int32_t>(*epochs)
                               : model::RecommendedEpochs(ds->matrix.rows, options.batch_size);
