@@ -24,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "libs/common/file_io.h"
 #include "libs/common/status_macros.h"
+#include "libs/pki/openssl_util.h"
 
 namespace flsailer::pki {
 namespace {
@@ -32,73 +33,22 @@ constexpr absl::string_view kUriScheme = "flsailer://";
 constexpr size_t kMaxIdLength = 64;
 constexpr int kSerialBytes = 16;
 
-template <typename T, void (*Free)(T*)>
-struct OpenSslDeleter {
-  void operator()(T* p) const { Free(p); }
-};
-template <typename T, void (*Free)(T*)>
-using OpenSslPtr = std::unique_ptr<T, OpenSslDeleter<T, Free>>;
+using openssl::BioPtr;
+using BignumPtr = openssl::Ptr<BIGNUM, BN_free>;
+using GeneralNamesPtr = openssl::Ptr<GENERAL_NAMES, GENERAL_NAMES_free>;
+using openssl::KeyPtr;
+using StoreCtxPtr = openssl::Ptr<X509_STORE_CTX, X509_STORE_CTX_free>;
+using StorePtr = openssl::Ptr<X509_STORE, X509_STORE_free>;
+using X509ExtensionPtr = openssl::Ptr<X509_EXTENSION, X509_EXTENSION_free>;
+using openssl::X509Ptr;
 
-using BioPtr = OpenSslPtr<BIO, BIO_free_all>;
-using BignumPtr = OpenSslPtr<BIGNUM, BN_free>;
-using GeneralNamesPtr = OpenSslPtr<GENERAL_NAMES, GENERAL_NAMES_free>;
-using KeyPtr = OpenSslPtr<EVP_PKEY, EVP_PKEY_free>;
-using StoreCtxPtr = OpenSslPtr<X509_STORE_CTX, X509_STORE_CTX_free>;
-using StorePtr = OpenSslPtr<X509_STORE, X509_STORE_free>;
-using X509ExtensionPtr = OpenSslPtr<X509_EXTENSION, X509_EXTENSION_free>;
-using X509Ptr = OpenSslPtr<X509, X509_free>;
-
-// `what`, followed by the reasons OpenSSL queued on this thread (which are consumed).
-absl::Status OpenSslError(absl::StatusCode code, absl::string_view what) {
-  std::vector<std::string> reasons;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    reasons.emplace_back(buf);
-  }
-  if (reasons.empty()) return absl::Status(code, what);
-  return absl::Status(code, absl::StrCat(what, " (", absl::StrJoin(reasons, "; "), ")"));
-}
-
-absl::Status Internal(absl::string_view what) {
-  return OpenSslError(absl::StatusCode::kInternal, what);
-}
+using openssl::Internal;
+using openssl::ParseCertificate;
+using openssl::ParsePrivateKey;
 
 // The same status with "<path>: " before its message.
 absl::Status InFile(const std::string& path, const absl::Status& status) {
   return absl::Status(status.code(), absl::StrCat(path, ": ", status.message()));
-}
-
-absl::StatusOr<BioPtr> ReadOnlyBio(absl::string_view data) {
-  if (data.size() > static_cast<size_t>(INT_MAX)) {
-    return absl::InvalidArgumentError("PEM data larger than 2 GiB");
-  }
-  BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-  if (bio == nullptr) return Internal("cannot allocate a memory BIO");
-  return bio;
-}
-
-// A PEM password callback that supplies none: an encrypted key is an error, never a prompt on
-// the terminal (OpenSSL's default when no callback is given).
-int NoPassword(char*, int, int, void*) { return 0; }
-
-absl::StatusOr<X509Ptr> ParseCertificate(absl::string_view pem) {
-  FLS_ASSIGN_OR_RETURN(BioPtr bio, ReadOnlyBio(pem));
-  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, NoPassword, nullptr));
-  if (cert == nullptr) {
-    return OpenSslError(absl::StatusCode::kInvalidArgument, "not a PEM certificate");
-  }
-  return cert;
-}
-
-absl::StatusOr<KeyPtr> ParsePrivateKey(absl::string_view pem) {
-  FLS_ASSIGN_OR_RETURN(BioPtr bio, ReadOnlyBio(pem));
-  KeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassword, nullptr));
-  if (key == nullptr) {
-    return OpenSslError(absl::StatusCode::kInvalidArgument,
-                        "not an unencrypted PEM private key");
-  }
-  return key;
 }
 
 // `mismatch` is the message when the key is not the certificate's.
@@ -137,7 +87,7 @@ absl::StatusOr<KeyAndCertificate> Encode(EVP_PKEY* key, X509* cert) {
 absl::StatusOr<absl::Time> ToTime(const ASN1_TIME* t, absl::string_view what) {
   struct tm tm = {};
   if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
-    return OpenSslError(absl::StatusCode::kInvalidArgument, absl::StrCat("invalid ", what));
+    return openssl::Error(absl::StatusCode::kInvalidArgument, absl::StrCat("invalid ", what));
   }
   return absl::FromTM(tm, absl::UTCTimeZone());
 }
