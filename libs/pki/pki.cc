@@ -224,6 +224,13 @@ absl::StatusOr<Identity> ParseIdentityUri(absl::string_view uri) {
   return identity;
 }
 
+absl::StatusOr<Validity> ValidityOf(const X509* cert) {
+  Validity v;
+  FLS_ASSIGN_OR_RETURN(v.not_before, ToTime(X509_get0_notBefore(cert), "notBefore"));
+  FLS_ASSIGN_OR_RETURN(v.not_after, ToTime(X509_get0_notAfter(cert), "notAfter"));
+  return v;
+}
+
 absl::StatusOr<CertificateInfo> InfoOf(X509* cert) {
   int critical = 0;
   GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
@@ -252,12 +259,18 @@ absl::StatusOr<CertificateInfo> InfoOf(X509* cert) {
   if (!identity.ok()) return identity.status();
   CertificateInfo info;
   info.identity = *std::move(identity);
-  FLS_ASSIGN_OR_RETURN(info.not_before, ToTime(X509_get0_notBefore(cert), "notBefore"));
-  FLS_ASSIGN_OR_RETURN(info.not_after, ToTime(X509_get0_notAfter(cert), "notAfter"));
+  FLS_ASSIGN_OR_RETURN(Validity validity, ValidityOf(cert));
+  info.not_before = validity.not_before;
+  info.not_after = validity.not_after;
   return info;
 }
 
 }  // namespace
+
+absl::StatusOr<Validity> ReadValidity(absl::string_view cert_pem) {
+  FLS_ASSIGN_OR_RETURN(X509Ptr cert, ParseCertificate(cert_pem));
+  return ValidityOf(cert.get());
+}
 
 absl::string_view KindName(IdentityKind kind) {
   switch (kind) {

@@ -88,6 +88,9 @@ struct CertificateInfo {
 // signature or the dates: use VerifyAgainstCa for trust.
 absl::StatusOr<CertificateInfo> ReadIdentity(absl::string_view cert_pem);
 
+// The validity period of the first certificate in `cert_pem` (any certificate, the CA's too).
+absl::StatusOr<Validity> ReadValidity(absl::string_view cert_pem);
+
 // Verifies that the first certificate in `cert_pem` was signed by the CA in `ca_pem` and is valid
 // at `at`, then returns what ReadIdentity returns. The error says why verification failed
 // ("certificate has expired", "unable to get local issuer certificate", ...).

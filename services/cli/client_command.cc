@@ -14,6 +14,7 @@
 #include "services/cli/embedding_run.h"
 #include "services/cli/federation_flags.h"
 #include "services/cli/load_flags.h"
+#include "libs/rpc/certificate_expiry.h"
 #include "libs/telemetry/log.h"
 #include "libs/telemetry/metrics.h"
 #include "services/client/client_runner.h"
@@ -119,11 +120,15 @@ int RunClient(int argc, char** argv) {
     telemetry::Log(telemetry::Level::kInfo, "progress", {{"message", line}});
   };
   std::unique_ptr<telemetry::MetricsServer> metrics;
+  std::unique_ptr<rpc::CertificateExpiry> certificate_expiry;
   if (args->Has("metrics-listen")) {
     auto started = telemetry::MetricsServer::Start(args->Get("metrics-listen"));
     if (!started.ok()) return PrintError("client", started.status());
     metrics = std::move(*started);
     options.metrics = &metrics->registry();
+    certificate_expiry =
+        std::make_unique<rpc::CertificateExpiry>(metrics->registry(), *credentials);
+    certificate_expiry->Update().IgnoreError();  // the TLS layer reports unreadable files
   }
   const auto start = std::chrono::steady_clock::now();
   auto outcome = client::RunClient(options);

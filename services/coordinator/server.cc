@@ -19,6 +19,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
                          telemetry::MetricsServer::Start(options.metrics_listen));
     s->metrics_ = std::make_unique<CoordinatorMetrics>(s->metrics_server_->registry());
     registry.metrics = s->metrics_.get();
+    s->certificate_expiry_ = std::make_unique<rpc::CertificateExpiry>(
+        s->metrics_server_->registry(), options.credentials);
   }
   FLS_ASSIGN_OR_RETURN(s->registry_, JobRegistry::Open(registry));
   FLS_ASSIGN_OR_RETURN(auto credentials, rpc::ServerCredentials(options.credentials));
@@ -41,8 +43,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   }
   CoordinatorServer* self = s.get();
   s->ticker_ = std::thread([self] {
-    while (!self->stopping_.load()) {
+    for (int64_t tick = 0; !self->stopping_.load(); ++tick) {
       self->registry_->Tick();
+      // Certificates may be rotated in place: re-read their expiry every minute. An unreadable
+      // file is reported by the TLS layer; the gauge keeps its last value.
+      if (self->certificate_expiry_ != nullptr && tick % 120 == 0) {
+        self->certificate_expiry_->Update().IgnoreError();
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
   });

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/server.h"
+#include "libs/rpc/certificate_expiry.h"
 #include "libs/rpc/credentials.h"
 #include "libs/telemetry/metrics.h"
 #include "services/coordinator/coordinator_metrics.h"
@@ -51,6 +52,7 @@ class CoordinatorServer {
 
   std::unique_ptr<telemetry::MetricsServer> metrics_server_;
   std::unique_ptr<CoordinatorMetrics> metrics_;
+  std::unique_ptr<rpc::CertificateExpiry> certificate_expiry_;  // with metrics only
   std::unique_ptr<JobRegistry> registry_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<FederationService> federation_;

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "flsailer/v1/coordinator.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -288,6 +289,19 @@ TEST_F(FederationGrpcTest, ServesHealthAndMetrics) {
   EXPECT_THAT(scraped->body, HasSubstr("flsailer_selected_features{job=\"job-1\"} 1000"));
   EXPECT_THAT(scraped->body, HasSubstr("flsailer_jobs{state=\"finished\"} 1"));
   EXPECT_THAT(scraped->body, HasSubstr("flsailer_received_bytes_total"));
+  // When the coordinator's certificate and the CA expire, for the expiry alert.
+  for (const char* which : {"own", "ca"}) {
+    const std::string key =
+        absl::StrCat("flsailer_certificate_expiry_timestamp_seconds{certificate=\"", which, "\"} ");
+    const size_t at = scraped->body.find(key);
+    ASSERT_NE(at, std::string::npos) << key;
+    double expiry = 0;
+    ASSERT_TRUE(absl::SimpleAtod(
+        scraped->body.substr(at + key.size(), scraped->body.find('\n', at) - at - key.size()),
+        &expiry));
+    EXPECT_GT(expiry, absl::ToUnixSeconds(absl::Now()));
+    EXPECT_LT(expiry, absl::ToUnixSeconds(absl::Now() + absl::Hours(24 * 3650)));
+  }
 }
 
 TEST_F(FederationGrpcTest, RefusesWrongIdentities) {
