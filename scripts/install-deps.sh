@@ -17,6 +17,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev time
   openssl  # the command-line tool, only for scripts/fuzz.sh's seed certificate
   curl  # scripts/federated-run.sh calls the REST API with it
+  prometheus  # promtool: checks and unit-tests the alert rules in deploy/prometheus
   python3 python3-numpy python3-scipy python3-anndata python3-h5py python3-sklearn
 )
 

@@ -29,26 +29,27 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
                       .Add({})) {}
 
 prometheus::Counter& CoordinatorMetrics::Rounds(const std::string& job) {
-  return rounds_.Add({{"job", job}});
+  return rounds_.Add({{"job_id", job}});
 }
 prometheus::Histogram& CoordinatorMetrics::RoundSeconds(const std::string& job) {
-  return round_seconds_.Add({{"job", job}}, DurationBuckets());
+  return round_seconds_.Add({{"job_id", job}}, DurationBuckets());
 }
 prometheus::Histogram& CoordinatorMetrics::PhaseSeconds(const std::string& job,
                                                         absl::string_view phase) {
-  return phase_seconds_.Add({{"job", job}, {"phase", std::string(phase)}}, DurationBuckets());
+  return phase_seconds_.Add({{"job_id", job}, {"phase", std::string(phase)}},
+                            DurationBuckets());
 }
 prometheus::Gauge& CoordinatorMetrics::ClientsConnected(const std::string& job) {
-  return clients_connected_.Add({{"job", job}});
+  return clients_connected_.Add({{"job_id", job}});
 }
 prometheus::Counter& CoordinatorMetrics::ClientsDropped(const std::string& job) {
-  return clients_dropped_.Add({{"job", job}});
+  return clients_dropped_.Add({{"job_id", job}});
 }
 prometheus::Gauge& CoordinatorMetrics::Loss(const std::string& job) {
-  return loss_.Add({{"job", job}});
+  return loss_.Add({{"job_id", job}});
 }
 prometheus::Gauge& CoordinatorMetrics::SelectedFeatures(const std::string& job) {
-  return selected_features_.Add({{"job", job}});
+  return selected_features_.Add({{"job_id", job}});
 }
 prometheus::Gauge& CoordinatorMetrics::JobsByState(absl::string_view state) {
   return jobs_.Add({{"state", std::string(state)}});

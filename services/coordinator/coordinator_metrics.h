@@ -1,5 +1,6 @@
 // The coordinator's Prometheus series (flsailer_ prefix), fed by JobRegistry as jobs advance and
-// by the gRPC layer for traffic. Label `job` on per-job series.
+// by the gRPC layer for traffic. Label `job_id` on per-job series (not `job`: Prometheus's own
+// target label, which a scraped `job` would clash with).
 //
 // Thread safety: prometheus-cpp metrics are thread-safe; the families' Add() is too.
 #ifndef FLSAILER_SERVICES_COORDINATOR_COORDINATOR_METRICS_H_

@@ -284,9 +284,10 @@ TEST_F(FederationGrpcTest, ServesHealthAndMetrics) {
   httplib::Client http("127.0.0.1", server_->metrics_port());
   auto scraped = http.Get("/metrics");
   ASSERT_TRUE(scraped) << "no answer from /metrics";
-  EXPECT_THAT(scraped->body, HasSubstr("flsailer_rounds_total{job=\"job-1\"} 2"));
-  EXPECT_THAT(scraped->body, HasSubstr("flsailer_round_duration_seconds_count{job=\"job-1\"} 2"));
-  EXPECT_THAT(scraped->body, HasSubstr("flsailer_selected_features{job=\"job-1\"} 1000"));
+  EXPECT_THAT(scraped->body, HasSubstr("flsailer_rounds_total{job_id=\"job-1\"} 2"));
+  EXPECT_THAT(scraped->body,
+              HasSubstr("flsailer_round_duration_seconds_count{job_id=\"job-1\"} 2"));
+  EXPECT_THAT(scraped->body, HasSubstr("flsailer_selected_features{job_id=\"job-1\"} 1000"));
   EXPECT_THAT(scraped->body, HasSubstr("flsailer_jobs{state=\"finished\"} 1"));
   EXPECT_THAT(scraped->body, HasSubstr("flsailer_received_bytes_total"));
   // When the coordinator's certificate and the CA expire, for the expiry alert.
