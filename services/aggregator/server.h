@@ -19,7 +19,7 @@
 namespace flsailer::aggregator {
 
 struct AggregatorOptions {
-  std::string listen = "0.0.0.0:7444";  // port 0: any free port (see port())
+  std::string listen = "0.0.0.0:7445";  // port 0: any free port (see port())
   // A server identity (also the CA every client's round keys must chain to).
   rpc::CredentialsOptions credentials;
   // The server identity allowed to call AggregatorControl; empty: any server identity.

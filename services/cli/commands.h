@@ -5,6 +5,7 @@
 
 namespace flsailer::cli {
 
+int RunAggregator(int argc, char** argv);
 int RunClient(int argc, char** argv);
 int RunConvert(int argc, char** argv);
 int RunDemo(int argc, char** argv);

@@ -14,6 +14,8 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"aggregator", flsailer::cli::RunAggregator,
+     "--ca/--cert/--key PEM                     serve secure aggregation (SecAgg+, mutual TLS)"},
     {"client", flsailer::cli::RunClient,
      "--coordinator H:P --job ID --input PATH   take part in a federated job as an institution"},
     {"convert", flsailer::cli::RunConvert,
