@@ -173,6 +173,18 @@ TEST_F(FederationTest, FullScheduleMatchesCentralisedSelectionAndClustersCellTyp
   }
   EXPECT_EQ(selection->peaks, central->current().peaks);
 
+  // The federated statistics are the centralised counts, exactly: cells and, per peak, the
+  // number of cells with it open.
+  const sampling::TfIdfSums counts = sampling::LocalTfIdfSums(dataset_->matrix);
+  const Task& finished_a = run.last_task["hospital-a"];
+  ASSERT_EQ(finished_a.payload.count("statistics"), 1u);
+  const std::vector<double>& statistics = *finished_a.payload.at("statistics");
+  ASSERT_EQ(statistics.size(), counts.document_frequency.size() + 3);
+  EXPECT_EQ(statistics[0], static_cast<double>(counts.cells));
+  for (size_t j = 0; j < counts.document_frequency.size(); ++j) {
+    ASSERT_EQ(statistics[3 + j], counts.document_frequency[j]) << "peak " << j;
+  }
+
   // What each institution sent has the same size whatever its number of cells (240 vs 120).
   for (const auto& [kind, sizes] : run.sent["hospital-a"]) {
     EXPECT_EQ(sizes, run.sent["clinic-c"][kind]) << StepKindName(kind);
