@@ -43,12 +43,6 @@
 namespace flsailer::cli {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 struct DemoSettings {
   ReportSettings report;
   int institutions = 0;  // 0: one per batch
@@ -103,8 +97,8 @@ std::vector<std::string> TlsArgs(const std::string& pki_dir, const std::string& 
 
 // Waits for the coordinator's "listening" log line and returns the gRPC port it reports.
 absl::StatusOr<int> AwaitListening(ChildProcess& coordinator) {
-  const auto start = Clock::now();
-  while (SecondsSince(start) < 60) {
+  const telemetry::ProgressTimer waited;
+  while (waited.ElapsedSeconds() < 60) {
     if (auto status = coordinator.Poll()) {
       return absl::InternalError(absl::StrCat("the coordinator exited with status ", *status,
                                               ":\n", coordinator.LogTail()));
@@ -286,7 +280,7 @@ class Demo {
     Say(absl::StrCat("4. job ", id, " submitted as 'operator': ", s_.rounds, " rounds x ",
                      s_.local_epochs, " local epochs, ", s_.rate * 100, "% of peaks kept"));
 
-    const auto start = Clock::now();
+    const telemetry::ProgressTimer progress;  // the federated run's wall time and ETA
     for (DemoSite& s : sites_) {
       std::vector<std::string> client = {
           self_, "client", "--coordinator", target, "--job", id, "--input", s.input, "--out",
@@ -298,7 +292,6 @@ class Demo {
     }
     Say(absl::StrCat("5. ", sites_.size(), " clients started (one process each, outbound only)"));
 
-    const telemetry::ProgressTimer progress;
     uint32_t reported = 0;
     std::string step;
     FLS_RETURN_IF_ERROR(admin
@@ -320,7 +313,7 @@ class Demo {
                                                 status, ":\n", s.process->LogTail()));
       }
     }
-    federated_seconds_ = SecondsSince(start);
+    federated_seconds_ = progress.ElapsedSeconds();
     {
       grpc::ClientContext ctx;
       v1::ListRoundsRequest req;
@@ -389,7 +382,6 @@ class Demo {
     for (size_t i = 0; i < sites_.size(); ++i) {
       for (int64_t r : sites_[i].site.rows) institution[r] = static_cast<int32_t>(i);
     }
-    const auto start = Clock::now();
     const telemetry::ProgressTimer progress;
     FLS_ASSIGN_OR_RETURN(
         federation::CentralResult central,
@@ -401,7 +393,7 @@ class Demo {
                                                       ", loss ", loss));
                                    }));
     FLS_ASSIGN_OR_RETURN(central_, Evaluate(central.embedding, "central", "FL-Sailer, central",
-                                            SecondsSince(start)));
+                                            progress.ElapsedSeconds()));
     // Beside the federation's BED: the same selection computed with all cells in one place.
     FLS_RETURN_IF_ERROR(sampling::WriteSelectionBed(
         s_.report.out_dir + "/central/selected_peaks.bed", ds_.peaks, central.selection.scores,
@@ -414,9 +406,9 @@ class Demo {
     baselines::LsiOptions options;
     options.seed = s_.report.seed;
     options.threads = s_.report.threads;
-    const auto start = Clock::now();
+    const telemetry::ProgressTimer timer;
     FLS_ASSIGN_OR_RETURN(baselines::LsiResult lsi, baselines::RunLsi(ds_.matrix, options));
-    FLS_ASSIGN_OR_RETURN(lsi_, Evaluate(lsi.embedding, "lsi", "LSI", SecondsSince(start)));
+    FLS_ASSIGN_OR_RETURN(lsi_, Evaluate(lsi.embedding, "lsi", "LSI", timer.ElapsedSeconds()));
     return absl::OkStatus();
   }
 
