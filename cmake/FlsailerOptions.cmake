@@ -29,6 +29,8 @@ function(flsailer_add_test)
   cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
+  # Any test may load an HDF5 dataset, which runs the reader helper (libs/data/isolated_reader.h).
+  add_dependencies(${T_NAME} flsailer-read-dataset)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 600)
   endif()

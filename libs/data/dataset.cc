@@ -7,7 +7,6 @@
 #include "libs/common/file_io.h"
 #include "libs/common/status_macros.h"
 #include "libs/data/fragments.h"
-#include "libs/data/hdf5_formats.h"
 #include "libs/data/isolated_reader.h"
 #include "libs/data/matrix_market.h"
 #include "libs/data/peak_mapping.h"
@@ -116,13 +115,12 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& path, const LoadOptions& 
       FLS_ASSIGN_OR_RETURN(ds, LoadTenxFolder(path));
       break;
     }
-    // HDF5 files are read in a child process: libhdf5 itself can crash on corrupt files.
-    case InputFormat::kTenxH5: {
-      FLS_ASSIGN_OR_RETURN(ds, ReadInChildProcess(path, ReadTenxH5));
-      break;
-    }
+    // HDF5 files are read in a helper process: libhdf5 itself can crash on corrupt files.
+    case InputFormat::kTenxH5:
     case InputFormat::kH5ad: {
-      FLS_ASSIGN_OR_RETURN(ds, ReadInChildProcess(path, ReadH5ad));
+      FLS_ASSIGN_OR_RETURN(std::string helper, HelperReaderPath());
+      FLS_ASSIGN_OR_RETURN(
+          ds, ReadInHelperProcess({helper, format == InputFormat::kH5ad ? "h5ad" : "10x-h5"}, path));
       break;
     }
     case InputFormat::kFragments: {

@@ -1,6 +1,7 @@
 #include "libs/data/isolated_reader.h"
 
-#include <signal.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,7 +12,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "libs/common/status_macros.h"
+
+extern char** environ;
 
 namespace flsailer::data {
 namespace {
@@ -134,35 +138,67 @@ bool ReadDataset(Reader& r, Dataset* ds) {
 
 }  // namespace
 
-absl::StatusOr<Dataset> ReadInChildProcess(
-    const std::string& path,
-    const std::function<absl::StatusOr<Dataset>(const std::string&)>& read) {
+bool WriteReaderResult(const absl::StatusOr<Dataset>& result, FILE* out) {
+  Writer w(out);
+  w.Pod(kMagic);
+  w.Pod<int32_t>(static_cast<int32_t>(result.status().code()));
+  w.String(std::string(result.status().message()));
+  if (result.ok()) WriteDataset(*result, w);
+  return w.ok() && std::fflush(out) == 0;
+}
+
+absl::StatusOr<std::string> HelperReaderPath() {
+  if (const char* path = std::getenv("FLSAILER_READ_DATASET"); path != nullptr && *path != '\0') {
+    return std::string(path);
+  }
+  std::vector<std::string> candidates;
+  std::string self(4096, '\0');
+  const ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size());
+  if (n > 0) {
+    self.resize(static_cast<size_t>(n));
+    candidates.push_back(self.substr(0, self.rfind('/') + 1) + kHelperReaderName);
+  }
+  candidates.push_back(FLSAILER_READ_DATASET_BUILD_PATH);
+  for (const std::string& candidate : candidates) {
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return absl::NotFoundError(absl::StrCat(
+      "cannot find the HDF5 reader helper ", kHelperReaderName, " (looked in ",
+      absl::StrJoin(candidates, ", "),
+      "): install it next to flsailer or set FLSAILER_READ_DATASET to its path"));
+}
+
+absl::StatusOr<Dataset> ReadInHelperProcess(const std::vector<std::string>& command,
+                                            const std::string& path) {
+  if (command.empty()) return absl::InvalidArgumentError("no reader command");
   const char* tmpdir = std::getenv("TMPDIR");
-  std::string name = absl::StrCat(tmpdir != nullptr ? tmpdir : "/tmp", "/flsailer-read-XXXXXX");
-  const int fd = mkstemp(name.data());
+  const std::string dir = tmpdir != nullptr ? tmpdir : "/tmp";
+  std::string name = dir + "/flsailer-read-XXXXXX";
+  // Close-on-exec, so that processes other threads start meanwhile do not inherit it; the dup2
+  // below gives the helper its own copy as descriptor 3.
+  const int fd = mkostemp(name.data(), O_CLOEXEC);
   if (fd < 0) {
-    return absl::InternalError(absl::StrCat("cannot create a temporary file in ",
-                                            tmpdir != nullptr ? tmpdir : "/tmp", ": ",
-                                            std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("cannot create a temporary file in ", dir, ": ", std::strerror(errno)));
   }
   ::unlink(name.c_str());  // the open descriptor keeps it alive; nothing to clean up later
-  std::fflush(nullptr);    // do not let the child flush the parent's buffered output again
-  const pid_t pid = fork();
-  if (pid < 0) {
+
+  std::vector<std::string> argv = command;
+  argv.push_back(path);
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, fd, kHelperOutputFd);
+  pid_t pid = 0;
+  const int error = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (error != 0) {
     ::close(fd);
-    return absl::InternalError(absl::StrCat("fork failed: ", std::strerror(errno)));
-  }
-  if (pid == 0) {
-    FILE* out = fdopen(fd, "wb");
-    if (out == nullptr) _exit(2);
-    Writer w(out);
-    absl::StatusOr<Dataset> ds = read(path);
-    w.Pod(kMagic);
-    w.Pod<int32_t>(static_cast<int32_t>(ds.status().code()));
-    w.String(std::string(ds.status().message()));
-    if (ds.ok()) WriteDataset(*ds, w);
-    const bool ok = w.ok() && std::fflush(out) == 0;
-    _exit(ok ? 0 : 2);  // no atexit handlers, no destructors of the parent's objects
+    return absl::InternalError(absl::StrCat("cannot start the reader ", argv[0], ": ",
+                                            std::strerror(error)));
   }
 
   int wstatus = 0;

@@ -1,6 +1,11 @@
 #include "libs/data/isolated_reader.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
+#include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -26,10 +31,23 @@ Dataset Sample() {
   return ds;
 }
 
+std::string TempPath(const std::string& name) {
+  const char* dir = std::getenv("TMPDIR");
+  return std::string(dir != nullptr ? dir : "/tmp") + "/isolated_reader_test_" +
+         std::to_string(::getpid()) + "_" + name;
+}
+
+std::vector<std::string> H5adReader() {
+  absl::StatusOr<std::string> helper = HelperReaderPath();
+  EXPECT_TRUE(helper.ok()) << helper.status();
+  return {helper.value_or("missing"), "h5ad"};
+}
+
 TEST(IsolatedReaderTest, DatasetComesBackWhole) {
-  auto ds = ReadInChildProcess("any", [](const std::string&) -> absl::StatusOr<Dataset> {
-    return Sample();
-  });
+  const std::string path = TempPath("whole.h5ad");
+  ASSERT_TRUE(WriteH5ad(path, Sample()).ok());
+  auto ds = ReadInHelperProcess(H5adReader(), path);
+  std::remove(path.c_str());
   ASSERT_TRUE(ds.ok()) << ds.status();
   const Dataset want = Sample();
   EXPECT_EQ(ds->matrix.indptr, want.matrix.indptr);
@@ -44,24 +62,58 @@ TEST(IsolatedReaderTest, DatasetComesBackWhole) {
 }
 
 TEST(IsolatedReaderTest, ErrorsComeBackAsTheyWere) {
-  auto ds = ReadInChildProcess("f.h5ad", [](const std::string& path) -> absl::StatusOr<Dataset> {
-    return absl::InvalidArgumentError(path + ": /X/indptr: decreases at 7");
-  });
-  EXPECT_EQ(ds.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ds.status().message(), "f.h5ad: /X/indptr: decreases at 7");
+  const std::string path = TempPath("not-there.h5ad");
+  auto ds = ReadInHelperProcess(H5adReader(), path);
+  EXPECT_FALSE(ds.ok());
+  EXPECT_NE(ds.status().code(), absl::StatusCode::kInternal) << ds.status();
+  EXPECT_THAT(std::string(ds.status().message()), HasSubstr(path));
 }
 
 TEST(IsolatedReaderTest, ACrashingReaderIsAnError) {
-  auto ds = ReadInChildProcess("corrupt.h5ad", [](const std::string&) -> absl::StatusOr<Dataset> {
-    std::abort();
-  });
+  auto ds = ReadInHelperProcess({"/bin/sh", "-c", "kill -SEGV $$", "sh"}, "corrupt.h5ad");
   EXPECT_EQ(ds.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(ds.status().message()), HasSubstr("corrupt.h5ad: the reader crashed"));
-  // The parent carries on.
-  auto again = ReadInChildProcess("any", [](const std::string&) -> absl::StatusOr<Dataset> {
-    return Sample();
-  });
-  EXPECT_TRUE(again.ok());
+  EXPECT_THAT(std::string(ds.status().message()),
+              HasSubstr("corrupt.h5ad: the reader crashed (signal 11)"));
+}
+
+TEST(IsolatedReaderTest, GarbageFromTheReaderIsAnError) {
+  auto ds = ReadInHelperProcess({"/bin/sh", "-c", "echo not a dataset >&3", "sh"}, "f.h5ad");
+  EXPECT_EQ(ds.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(ds.status().message()), HasSubstr("f.h5ad: the reader process failed"));
+  auto missing = ReadInHelperProcess({"/nonexistent/reader"}, "f.h5ad");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("/nonexistent/reader"));
+}
+
+// The reason for a separate program: reads from many threads at once, while other threads run,
+// all complete (a fork()ed copy of a multithreaded process could block forever).
+TEST(IsolatedReaderTest, ConcurrentReadsFromManyThreads) {
+  const std::string path = TempPath("concurrent.h5ad");
+  ASSERT_TRUE(WriteH5ad(path, Sample()).ok());
+  const std::vector<std::string> reader = H5adReader();
+  std::vector<int> rows(8, -1);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 4; ++i) {
+        auto ds = ReadInHelperProcess(reader, path);
+        rows[t] = ds.ok() ? static_cast<int>(ds->matrix.rows) : -1;
+        if (!ds.ok()) return;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::remove(path.c_str());
+  EXPECT_EQ(rows, std::vector<int>(8, 2));
+}
+
+TEST(IsolatedReaderTest, HelperIsFoundAndOverridable) {
+  absl::StatusOr<std::string> helper = HelperReaderPath();
+  ASSERT_TRUE(helper.ok()) << helper.status();
+  EXPECT_THAT(*helper, HasSubstr(kHelperReaderName));
+  ::setenv("FLSAILER_READ_DATASET", "/opt/reader", 1);
+  EXPECT_EQ(HelperReaderPath().value_or(""), "/opt/reader");
+  ::unsetenv("FLSAILER_READ_DATASET");
 }
 
 }  // namespace
