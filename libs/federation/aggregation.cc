@@ -45,7 +45,7 @@ class PlainAggregation final : public Aggregation {
 
   const std::set<std::string>& contributors() const override { return contributors_; }
 
-  absl::StatusOr<AggregateResult> Finish() override {
+  absl::StatusOr<AggregateResult> Finish(absl::Duration) override {
     if (contributors_.empty()) {
       return absl::FailedPreconditionError("no contributor sent a vector to this aggregation");
     }
@@ -66,10 +66,12 @@ class PlainAggregation final : public Aggregation {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Aggregation>> InsecurePlainAggregator::Begin(
-    int64_t length, const std::set<std::string>& expected) {
-  if (length < 0) return absl::InvalidArgumentError("negative aggregation length");
-  if (expected.empty()) return absl::InvalidArgumentError("an aggregation needs contributors");
-  return std::make_unique<PlainAggregation>(length, expected);
+    const StepPlan& step) {
+  if (step.length < 0) return absl::InvalidArgumentError("negative aggregation length");
+  if (step.expected.empty()) {
+    return absl::InvalidArgumentError("an aggregation needs contributors");
+  }
+  return std::make_unique<PlainAggregation>(step.length, step.expected);
 }
 
 }  // namespace flsailer::federation

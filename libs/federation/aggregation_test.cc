@@ -12,14 +12,21 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
+StepPlan Plan(int64_t length, std::set<std::string> expected) {
+  StepPlan plan;
+  plan.length = length;
+  plan.expected = std::move(expected);
+  return plan;
+}
+
 TEST(InsecurePlainAggregatorTest, SumsAcceptedContributors) {
   InsecurePlainAggregator aggregator;
-  auto agg = aggregator.Begin(3, {"a", "b", "c"});
+  auto agg = aggregator.Begin(Plan(3, {"a", "b", "c"}));
   ASSERT_TRUE(agg.ok()) << agg.status();
   const std::vector<double> a = {1, 2, 3}, b = {10, 20, 30};
   ASSERT_TRUE((*agg)->Add("a", a, 4).ok());
   ASSERT_TRUE((*agg)->Add("b", b, 6).ok());
-  auto result = (*agg)->Finish();
+  auto result = (*agg)->Finish(absl::ZeroDuration());
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_THAT(result->sum, ElementsAre(11, 22, 33));
   EXPECT_EQ(result->total_weight, 10);
@@ -28,7 +35,7 @@ TEST(InsecurePlainAggregatorTest, SumsAcceptedContributors) {
 
 TEST(InsecurePlainAggregatorTest, RefusesBadContributionsAndKeepsTheSum) {
   InsecurePlainAggregator aggregator;
-  auto agg = aggregator.Begin(2, {"a", "b"});
+  auto agg = aggregator.Begin(Plan(2, {"a", "b"}));
   ASSERT_TRUE(agg.ok());
   const std::vector<double> ok = {1, 1};
   ASSERT_TRUE((*agg)->Add("a", ok, 1).ok());
@@ -41,7 +48,7 @@ TEST(InsecurePlainAggregatorTest, RefusesBadContributionsAndKeepsTheSum) {
   EXPECT_EQ((*agg)->Add("b", ok, -1).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*agg)->Add("b", ok, std::numeric_limits<double>::infinity()).code(),
             absl::StatusCode::kInvalidArgument);
-  auto result = (*agg)->Finish();
+  auto result = (*agg)->Finish(absl::ZeroDuration());
   ASSERT_TRUE(result.ok());
   EXPECT_THAT(result->sum, ElementsAre(1, 1));
   EXPECT_THAT(result->contributors, ElementsAre("a"));
@@ -49,11 +56,12 @@ TEST(InsecurePlainAggregatorTest, RefusesBadContributionsAndKeepsTheSum) {
 
 TEST(InsecurePlainAggregatorTest, EmptyAggregationsFail) {
   InsecurePlainAggregator aggregator;
-  EXPECT_FALSE(aggregator.Begin(2, {}).ok());
-  EXPECT_FALSE(aggregator.Begin(-1, {"a"}).ok());
-  auto agg = aggregator.Begin(2, {"a"});
+  EXPECT_FALSE(aggregator.Begin(Plan(2, {})).ok());
+  EXPECT_EQ((*aggregator.Begin(Plan(1, {"a"})))->secure_sum(), nullptr);
+  EXPECT_FALSE(aggregator.Begin(Plan(-1, {"a"})).ok());
+  auto agg = aggregator.Begin(Plan(2, {"a"}));
   ASSERT_TRUE(agg.ok());
-  EXPECT_EQ((*agg)->Finish().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*agg)->Finish(absl::ZeroDuration()).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -164,7 +164,8 @@ absl::StatusOr<Contribution> ClientCore::Train(const Task& task) {
   for (size_t i = 0; i < trained.size(); ++i) {
     c.values[i] = n * (static_cast<double>(trained[i]) - start[i]);
   }
-  c.values[start.size()] = n * report.final_loss;
+  // Per selected peak, so that it lies in the same small range as the updates (secure_sum.h).
+  c.values[start.size()] = n * report.final_loss / model_->config().input_dim;
   return c;
 }
 

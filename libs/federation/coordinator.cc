@@ -17,6 +17,11 @@ constexpr int32_t kDefaultClusters = 10;
 constexpr int32_t kLloydStepsPerSplit = 2;
 constexpr int32_t kMaxFinalLloydSteps = 20;
 constexpr int32_t kMaxStepRetries = 2;
+// How long closing a step may wait for a secure sum (under the job's lock): once every client
+// has acknowledged, the aggregator has finished and the wait is a round trip; at a deadline the
+// round may still be running, and the next Tick asks again.
+constexpr absl::Duration kAcknowledgedSumWait = absl::Seconds(10);
+constexpr absl::Duration kDeadlineSumWait = absl::Milliseconds(50);
 constexpr double kFedAdamBeta1 = 0.9, kFedAdamBeta2 = 0.99, kFedAdamTau = 1e-3;
 
 std::shared_ptr<const std::vector<double>> Share(std::vector<double> v) {
@@ -97,9 +102,15 @@ absl::Status JobRunner::OpenStep(StepKind kind) {
     return absl::FailedPreconditionError(absl::StrCat(
         cohort_.size(), " institutions left, the job needs at least ", needed));
   }
-  FLS_ASSIGN_OR_RETURN(aggregation_, aggregator_->Begin(ContributionLength(kind), cohort_));
+  StepPlan plan;
+  plan.step_id = progress_.step_id + 1;
+  plan.kind = kind;
+  plan.length = ContributionLength(kind);
+  plan.expected = cohort_;
+  plan.total_cells = statistics_ != nullptr ? (*statistics_)[0] : 0;
+  FLS_ASSIGN_OR_RETURN(aggregation_, aggregator_->Begin(plan));
   progress_.step = kind;
-  ++progress_.step_id;
+  progress_.step_id = plan.step_id;
   step_opened_ = clock_();
   step_retries_ = 0;
   return absl::OkStatus();
@@ -143,6 +154,9 @@ absl::StatusOr<Task> JobRunner::NextTask(const std::string& institution) {
   task.kind = Task::Kind::kWork;
   task.local_epochs = TrainOptionsForJob(spec_).epochs;
   task.first_epoch = std::max(0, round_ - 1) * task.local_epochs;
+  if (const SecureSumTask* secure = aggregation_->secure_sum(); secure != nullptr) {
+    task.secure_sum = *secure;
+  }
   AttachPayload(&task);
   return task;
 }
@@ -196,7 +210,7 @@ absl::Status JobRunner::Submit(const std::string& institution, int64_t step_id,
   work_started_ = std::chrono::steady_clock::now();
   FLS_RETURN_IF_ERROR(aggregation_->Add(institution, values, weight));
   if (AllPresentAnswered()) {
-    CloseStep();  // a closed training round counted this call's work (AfterTrain)
+    CloseStep(/*at_deadline=*/false);  // a closed round counted this call's work (AfterTrain)
   } else if (progress_.step == StepKind::kTrain) {
     round_work_seconds_ += WorkSeconds();
   }
@@ -206,9 +220,13 @@ absl::Status JobRunner::Submit(const std::string& institution, int64_t step_id,
 void JobRunner::Tick() {
   absl::MutexLock lock(&mu_);
   if (progress_.state != JobProgress::State::kRunning) return;
+  work_started_ = std::chrono::steady_clock::now();
+  if (AllPresentAnswered()) {
+    CloseStep(/*at_deadline=*/false);  // everyone answered but the (secure) sum was not ready
+    return;
+  }
   const int64_t timeout = spec_.client_timeout_seconds() > 0 ? spec_.client_timeout_seconds() : 600;
   if (clock_() - step_opened_ < absl::Seconds(timeout)) return;
-  work_started_ = std::chrono::steady_clock::now();
   const std::set<std::string>& answered = aggregation_->contributors();
   const size_t needed = std::max<size_t>(1, spec_.min_clients_per_round());
   if (answered.size() < needed) {
@@ -227,15 +245,8 @@ void JobRunner::Tick() {
   for (const std::string& id : cohort_) {
     if (answered.count(id) == 0) missing.push_back(id);
   }
-  const bool estimating =
-      progress_.step == StepKind::kStatistics || progress_.step == StepKind::kSubspace;
-  if (!estimating || progress_.step == StepKind::kStatistics) {
-    if (estimating) {
-      progress_.dropped.insert(missing.begin(), missing.end());
-    } else {
-      absent_.insert(missing.begin(), missing.end());  // not waited for until they return
-    }
-    CloseStep();
+  if (progress_.step != StepKind::kSubspace || missing.empty()) {
+    CloseStep(/*at_deadline=*/true);
     return;
   }
   // A subspace step without some institutions would decompose a different matrix: restart the
@@ -257,8 +268,24 @@ void JobRunner::Cancel(const std::string& reason) {
   if (progress_.state == JobProgress::State::kRunning) Fail(absl::StrCat("cancelled: ", reason));
 }
 
-void JobRunner::CloseStep() {
-  absl::StatusOr<AggregateResult> sum = aggregation_->Finish();
+void JobRunner::CloseStep(bool at_deadline) {
+  absl::StatusOr<AggregateResult> sum =
+      aggregation_->Finish(at_deadline ? kDeadlineSumWait : kAcknowledgedSumWait);
+  if (absl::IsUnavailable(sum.status())) return;  // a secure sum still running: Tick asks again
+  if (sum.ok() && at_deadline) {
+    // Who is in the sum decides (a secure sum may hold a client whose acknowledgement was lost).
+    const std::set<std::string> in_sum(sum->contributors.begin(), sum->contributors.end());
+    for (const std::string& id : cohort_) {
+      if (in_sum.count(id) > 0) continue;
+      // Missing statistics would change the matrix being decomposed: dropped from the job.
+      // Missing a training or clustering step: not waited for until it asks for a task again.
+      if (progress_.step == StepKind::kStatistics) {
+        progress_.dropped.insert(id);
+      } else {
+        absent_.insert(id);
+      }
+    }
+  }
   absl::Status s = sum.ok() ? Advance(*sum) : sum.status();
   if (!s.ok()) {
     Fail(absl::StrCat("step ", progress_.step_id, " (", StepKindName(progress_.step),
@@ -369,7 +396,7 @@ absl::Status JobRunner::AfterTrain(const AggregateResult& sum) {
   if (progress_.state != JobProgress::State::kRunning) return absl::OkStatus();
   RoundRecord record;
   record.round = round_;
-  record.loss = sum.sum[p] / sum.total_weight;
+  record.loss = sum.sum[p] / sum.total_weight * model_->config().input_dim;  // sent per peak
   record.contributors = sum.contributors;
   record.selection_version = progress_.selection_version;
   record.seconds = absl::ToDoubleSeconds(clock_() - round_opened_);

@@ -129,8 +129,10 @@ class JobRunner {
 
   // Opens the next step of `kind` for the current cohort with the given payload.
   absl::Status OpenStep(StepKind kind) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Aggregates the current step and advances the schedule; fails the job on error.
-  void CloseStep() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Aggregates the current step and advances the schedule; fails the job on error. A secure sum
+  // not ready yet leaves the step open (Tick tries again). At a deadline, the institutions not in
+  // the sum are dropped (statistics) or marked absent (training, clustering).
+  void CloseStep(bool at_deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Advance(const AggregateResult& sum) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AfterStatistics(const AggregateResult& sum) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AfterSubspace(const AggregateResult& sum) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

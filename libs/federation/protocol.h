@@ -8,7 +8,8 @@
 //   kSubspace    payload: statistics, basis    contribution: T_k^T T_k Q (p x l) then
 //                                                (T_k Q)^T (T_k Q) (l x l), row-major
 //   kTrain       payload: statistics, selection, model
-//                                              contribution: n_k (w_k - w) then n_k * loss_k
+//                                              contribution: n_k (w_k - w) then
+//                                                n_k * loss_k / selected peaks
 //   kClusters    payload: statistics, selection, model, centroids (K x d, K may be 0)
 //                                              contribution: per cluster (max(K, 1) of them)
 //                                                [count, sum of z (d), sum of z z^T (d x d)]
@@ -24,6 +25,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,7 @@
 #include "flsailer/v1/common.pb.h"
 #include "libs/model/invariant_vae.h"
 #include "libs/sampling/feature_selector.h"
+#include "libs/secagg/config.h"
 
 namespace flsailer::federation {
 
@@ -38,6 +41,16 @@ enum class StepKind { kStatistics, kSubspace, kTrain, kClusters };
 const char* StepKindName(StepKind kind);
 
 using Payload = std::map<std::string, std::shared_ptr<const std::vector<double>>>;
+
+// How a client delivers a step's contribution through the secure-aggregation service instead of
+// to the coordinator (secure_sum.h chooses the settings). The round is (job id, step id).
+struct SecureSumTask {
+  std::string aggregator;       // host:port of the aggregator
+  secagg::SecAggConfig config;  // vector_length is the contribution's length
+  // Clients send values / divisor (and their weight unchanged); the coordinator multiplies the
+  // sum back. Dividing by the job's cell count bounds every value by its per-cell maximum.
+  double divisor = 1;
+};
 
 struct Task {
   enum class Kind {
@@ -58,6 +71,9 @@ struct Task {
   // keep what it downloaded before (the statistics and selection rarely change).
   std::map<std::string, uint64_t> payload_version;
   std::string reason;
+  // kWork: set when the contribution goes to the secure aggregator (the coordinator then gets
+  // an empty acknowledgement).
+  std::optional<SecureSumTask> secure_sum;
 };
 
 // The configuration every participant derives from the job: the model over `selected` peaks and

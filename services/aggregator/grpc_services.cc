@@ -157,13 +157,17 @@ grpc::Status AggregatorControlService::GetResult(grpc::ServerContext* context,
       raw_deadline >= std::chrono::system_clock::now() + std::chrono::hours(24 * 365)
           ? absl::InfiniteFuture()
           : absl::FromChrono(raw_deadline);
+  const absl::Time wait_deadline =
+      request->wait_ms() > 0
+          ? std::min(call_deadline, absl::Now() + absl::Milliseconds(request->wait_ms()))
+          : call_deadline;
   absl::StatusOr<RoundOutcome> outcome;
   while (true) {
     if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
-    absl::Time until = std::min(call_deadline, absl::Now() + absl::Seconds(1));
+    absl::Time until = std::min(wait_deadline, absl::Now() + absl::Seconds(1));
     outcome = core_->AwaitResult(round, until);
     if (outcome.ok() || !absl::IsDeadlineExceeded(outcome.status())) break;
-    if (absl::Now() >= call_deadline) break;
+    if (absl::Now() >= wait_deadline) break;
   }
   if (!outcome.ok()) return rpc::ToGrpcStatus(outcome.status());
 

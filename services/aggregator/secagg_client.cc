@@ -56,11 +56,13 @@ absl::StatusOr<SecureSumReport> RunSecureSum(const std::shared_ptr<grpc::Channel
   // reads on its own thread, so blocking writes cannot deadlock with its writes.
   bool writes_open = true;
   uint64_t sent = 0;
+  SecureSumReport report;
   auto flush = [&]() {
     while (writes_open && !outbox.queue.empty()) {
       v1::ClientEnvelope envelope = ToProto(outbox.queue.front());
       envelope.set_sequence(++sent);
       outbox.queue.pop_front();
+      report.bytes_sent += static_cast<int64_t>(envelope.ByteSizeLong());
       if (!stream->Write(envelope)) writes_open = false;
     }
     if (writes_open && Ended(session->stage())) {
@@ -73,6 +75,7 @@ absl::StatusOr<SecureSumReport> RunSecureSum(const std::shared_ptr<grpc::Channel
   absl::Status protocol_error;
   uint64_t received = 0;
   while (stream->Read(&envelope)) {
+    report.bytes_received += static_cast<int64_t>(envelope.ByteSizeLong());
     if (envelope.sequence() != ++received) {
       protocol_error = absl::DataLossError(absl::StrCat(
           "the aggregator's envelope ", envelope.sequence(), " arrived as number ", received));
@@ -102,7 +105,6 @@ absl::StatusOr<SecureSumReport> RunSecureSum(const std::shared_ptr<grpc::Channel
     }
     return status;
   }
-  SecureSumReport report;
   report.stage = session->stage();
   report.clipped_values = session->clipped_values();
   return report;
@@ -128,13 +130,17 @@ absl::Status OpenRound(const std::shared_ptr<grpc::Channel>& channel,
 
 absl::StatusOr<RoundResult> GetRoundResult(const std::shared_ptr<grpc::Channel>& channel,
                                            const secagg::RoundContext& context,
-                                           int64_t max_elements, absl::Duration timeout) {
+                                           int64_t max_elements, absl::Duration wait,
+                                           absl::Duration transfer_timeout) {
   auto stub = v1::AggregatorControl::NewStub(channel);
   v1::RoundRef ref;
   ref.set_job_id(context.job_id);
   ref.set_round(context.round);
+  // At least 1 ms: 0 would mean "until the call's deadline".
+  ref.set_wait_ms(static_cast<uint32_t>(
+      std::clamp<int64_t>(absl::ToInt64Milliseconds(wait), 1, int64_t{1} << 31)));
   grpc::ClientContext rpc_context;
-  SetDeadline(&rpc_context, timeout);
+  SetDeadline(&rpc_context, wait + transfer_timeout);
   auto reader = stub->GetResult(&rpc_context, ref);
   rpc::TensorAssembler assembler(max_elements);
   RoundResult result;

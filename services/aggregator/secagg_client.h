@@ -25,6 +25,9 @@ struct SecureSumReport {
   // which the stream would have reported (the call then fails).
   secagg::Stage stage = secagg::Stage::kCompleted;
   int64_t clipped_values = 0;  // values (and weight) clipped to the configured range
+  // Serialized envelopes as gRPC carries them (before HTTP/2 framing and TLS).
+  int64_t bytes_sent = 0;
+  int64_t bytes_received = 0;
 };
 
 // Contributes `values` with `weight` to the round `context` of the aggregator behind `channel`
@@ -54,11 +57,13 @@ struct RoundResult {
   std::vector<std::string> dropped;
 };
 
-// AggregatorControl.GetResult: waits (up to `timeout`) until the round has ended.
+// AggregatorControl.GetResult: waits up to `wait` for the round to end (DeadlineExceeded if it
+// has not; the round stays), then has `transfer_timeout` more to receive the result. The
+// aggregator forgets a round once it has sent its result.
 absl::StatusOr<RoundResult> GetRoundResult(const std::shared_ptr<grpc::Channel>& channel,
                                            const secagg::RoundContext& context,
-                                           int64_t max_elements,
-                                           absl::Duration timeout = absl::Hours(1));
+                                           int64_t max_elements, absl::Duration wait,
+                                           absl::Duration transfer_timeout = absl::Minutes(10));
 
 }  // namespace flsailer::aggregator
 

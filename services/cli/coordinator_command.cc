@@ -18,10 +18,12 @@ int RunCoordinator(int argc, char** argv) {
       "  --metrics-listen ADDR   Prometheus /metrics (e.g. 0.0.0.0:9464; default none)\n"
       "  --rest-listen ADDR  the admin API as HTTPS/JSON, same certificates (e.g. 0.0.0.0:7444;\n"
       "                      default none)\n"
-      "  --allow-insecure-plain-aggregation   let jobs sum in the clear (no secure aggregation)\n",
+      "  --aggregator HOST:PORT   the secure-aggregation service (flsailer aggregator) every\n"
+      "                      job's sums go through; clients dial the same address\n"
+      "  --allow-insecure-plain-aggregation   let jobs that ask for it sum in the clear\n",
       kTlsFlagsHelp);
   std::set<std::string> flags = TlsFlagNames();
-  flags.insert({"listen", "state-dir", "metrics-listen", "rest-listen"});
+  flags.insert({"listen", "state-dir", "metrics-listen", "rest-listen", "aggregator"});
   auto args = Args::Parse(argc, argv, flags,
                           {"help", "insecure-plaintext-dev", "allow-insecure-plain-aggregation"});
   if (!args.ok()) return PrintUsage("coordinator", args.status(), usage);
@@ -38,6 +40,14 @@ int RunCoordinator(int argc, char** argv) {
   options.credentials = *credentials;
   options.metrics_listen = args->Get("metrics-listen");
   options.rest_listen = args->Get("rest-listen");
+  options.aggregator = args->Get("aggregator");
+  if (options.aggregator.empty() && !options.registry.allow_insecure_plain_aggregation) {
+    return PrintUsage("coordinator",
+                      absl::InvalidArgumentError("give --aggregator HOST:PORT (secure "
+                                                 "aggregation) or, for development only, "
+                                                 "--allow-insecure-plain-aggregation"),
+                      usage);
+  }
 
   telemetry::ConfigureLogging({"coordinator"});
   auto stop = telemetry::ShutdownSignal::Install();

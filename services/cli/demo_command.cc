@@ -51,6 +51,7 @@ struct DemoSettings {
   double rate = 0.2;
   int port = 0;          // 0: any free port
   bool baselines = true;
+  bool insecure_plain = false;  // sum in the clear at the coordinator (no aggregator)
 };
 
 // One institution of the demo: its cells and what its client reported.
@@ -70,11 +71,14 @@ absl::Status MakeCertificates(const std::string& dir, const std::vector<DemoSite
                        pki::CreateCa("FL-Sailer demo federation", pki::ValidFor(absl::Hours(24 * 8))));
   const pki::Validity validity = pki::ValidFor(absl::Hours(24 * 7));
   FLS_RETURN_IF_ERROR(pki::WriteKeyAndCertificate(ca, dir + "/ca.key", dir + "/ca.pem"));
-  std::vector<pki::CertificateRequest> requests(2);
+  std::vector<pki::CertificateRequest> requests(3);
   requests[0].identity = {pki::IdentityKind::kServer, "coordinator"};
-  requests[0].dns_names = {"localhost"};
-  requests[0].ip_addresses = {"127.0.0.1"};
-  requests[1].identity = {pki::IdentityKind::kAdmin, "operator"};
+  requests[1].identity = {pki::IdentityKind::kServer, "aggregator"};
+  for (int server : {0, 1}) {
+    requests[server].dns_names = {"localhost"};
+    requests[server].ip_addresses = {"127.0.0.1"};
+  }
+  requests[2].identity = {pki::IdentityKind::kAdmin, "operator"};
   for (const DemoSite& s : sites) {
     pki::CertificateRequest r;
     r.identity = {pki::IdentityKind::kInstitution, s.site.id};
@@ -95,15 +99,15 @@ std::vector<std::string> TlsArgs(const std::string& pki_dir, const std::string& 
           absl::StrCat(pki_dir, "/", id, ".key")};
 }
 
-// Waits for the coordinator's "listening" log line and returns the gRPC port it reports.
-absl::StatusOr<int> AwaitListening(ChildProcess& coordinator) {
+// Waits for a service's "listening" log line and returns the gRPC port it reports.
+absl::StatusOr<int> AwaitListening(ChildProcess& service, const std::string& name) {
   const telemetry::ProgressTimer waited;
   while (waited.ElapsedSeconds() < 60) {
-    if (auto status = coordinator.Poll()) {
-      return absl::InternalError(absl::StrCat("the coordinator exited with status ", *status,
-                                              ":\n", coordinator.LogTail()));
+    if (auto status = service.Poll()) {
+      return absl::InternalError(absl::StrCat("the ", name, " exited with status ", *status,
+                                              ":\n", service.LogTail()));
     }
-    absl::StatusOr<std::string> log = ReadBinaryFile(coordinator.log_path());
+    absl::StatusOr<std::string> log = ReadBinaryFile(service.log_path());
     if (log.ok()) {
       for (absl::string_view line : absl::StrSplit(*log, '\n')) {
         if (line.find("event=listening") == absl::string_view::npos) continue;
@@ -117,8 +121,8 @@ absl::StatusOr<int> AwaitListening(ChildProcess& coordinator) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return absl::DeadlineExceededError("the coordinator did not start listening within 60 s:\n" +
-                                     coordinator.LogTail());
+  return absl::DeadlineExceededError(
+      absl::StrCat("the ", name, " did not start listening within 60 s:\n", service.LogTail()));
 }
 
 // Per-round costs one client recorded (client_command.cc's costs.tsv), keyed by round.
@@ -233,15 +237,30 @@ class Demo {
  private:
   void Say(const std::string& line) const { std::fprintf(stderr, "demo: %s\n", line.c_str()); }
 
-  // Steps 3-6: coordinator, job, clients, results.
+  // Steps 3-6: aggregator and coordinator, job, clients, results.
   absl::Status Federate(const std::string& reference) {
     const std::string& out = s_.report.out_dir;
     std::vector<std::string> argv = {self_, "coordinator", "--listen",
                                      absl::StrCat("127.0.0.1:", s_.port), "--state-dir",
-                                     out + "/coordinator", "--allow-insecure-plain-aggregation"};
+                                     out + "/coordinator"};
+    std::unique_ptr<ChildProcess> aggregator;
+    if (s_.insecure_plain) {
+      argv.push_back("--allow-insecure-plain-aggregation");
+    } else {
+      std::vector<std::string> aggregator_argv = {self_, "aggregator", "--listen", "127.0.0.1:0",
+                                                  "--coordinator-id", "coordinator"};
+      for (std::string& a : TlsArgs(pki_, "aggregator")) aggregator_argv.push_back(std::move(a));
+      FLS_ASSIGN_OR_RETURN(aggregator,
+                           ChildProcess::Start(aggregator_argv, out + "/logs/aggregator.log"));
+      FLS_ASSIGN_OR_RETURN(const int aggregator_port, AwaitListening(*aggregator, "aggregator"));
+      const std::string address = absl::StrCat("127.0.0.1:", aggregator_port);
+      argv.insert(argv.end(), {"--aggregator", address});
+      Say(absl::StrCat("3. secure aggregator (pid ", aggregator->pid(), ") on ", address,
+                       ": every sum is SecAgg+ masked; log ", aggregator->log_path()));
+    }
     for (std::string& a : TlsArgs(pki_, "coordinator")) argv.push_back(std::move(a));
     FLS_ASSIGN_OR_RETURN(auto coordinator, ChildProcess::Start(argv, out + "/logs/coordinator.log"));
-    FLS_ASSIGN_OR_RETURN(const int port, AwaitListening(*coordinator));
+    FLS_ASSIGN_OR_RETURN(const int port, AwaitListening(*coordinator, "coordinator"));
     // An IP address, not "localhost": no DNS lookup (c-ares), which LeakSanitizer flags in tests.
     const std::string target = absl::StrCat("127.0.0.1:", port);
     Say(absl::StrCat("3. coordinator (pid ", coordinator->pid(), ") on ", target,
@@ -267,8 +286,7 @@ class Demo {
                               ? 0
                               : static_cast<uint32_t>(eval::EncodeCategories(labels).names.size()));
     spec.set_client_timeout_seconds(600);
-    // Secure aggregation is issue #6; until then the sums are plain, as the setting says.
-    spec.set_insecure_plain_aggregation(true);
+    spec.set_insecure_plain_aggregation(s_.insecure_plain);
     FLS_ASSIGN_OR_RETURN(*request.mutable_reference_bed(), ReadBinaryFile(reference));
     v1::Job job;
     {
@@ -343,8 +361,15 @@ class Demo {
       return absl::InternalError(absl::StrCat("the coordinator exited with status ", status,
                                               " after SIGTERM:\n", coordinator->LogTail()));
     }
+    if (aggregator != nullptr) {
+      aggregator->Signal(SIGTERM);
+      if (const int status = aggregator->Wait(); status != 0) {
+        return absl::InternalError(absl::StrCat("the aggregator exited with status ", status,
+                                                " after SIGTERM:\n", aggregator->LogTail()));
+      }
+    }
     Say(absl::StrCat("6. job finished in ", telemetry::FormatSeconds(federated_seconds_),
-                     "; coordinator stopped cleanly (SIGTERM)"));
+                     "; services stopped cleanly (SIGTERM)"));
 
     for (const DemoSite& s : sites_) {
       FLS_RETURN_IF_ERROR(AddCosts(s.out_dir + "/costs.tsv", &costs_));
@@ -431,6 +456,8 @@ class Demo {
     const double per_round = rounds_.empty() ? 0 : 1.0 / static_cast<double>(rounds_.size());
 
     std::string json = MetricsObject(federated_);
+    absl::StrAppend(&json, ", \"aggregation\": \"",
+                    s_.insecure_plain ? "insecure-plain" : "secure", "\"");
     absl::StrAppend(&json, ", \"rounds\": ", rounds_.size(), ", \"institutions\": ",
                     sites_.size(), ", \"selected_peaks\": ", selected_peaks_,
                     ", \"model_bytes_fp32\": ", model_bytes_,
@@ -531,12 +558,15 @@ int RunDemo(int argc, char** argv) {
       "  --local-epochs N    local epochs per round (default 10)\n"
       "  --rate R            fraction of peaks kept by leverage-score sampling (default 0.2)\n"
       "  --port P            the coordinator's port (default: any free one)\n"
-      "  --no-baselines      skip the central model and LSI\n",
+      "  --no-baselines      skip the central model and LSI\n"
+      "  --insecure-plain-aggregation   no aggregator: the coordinator sums in the clear\n"
+      "                      (for comparison; by default every sum is secure)\n",
       kReportFlagsHelp, kLoadFlagsHelp);
   std::set<std::string> flags = LoadFlagNames();
   flags.insert(ReportFlagNames().begin(), ReportFlagNames().end());
   flags.insert({"input", "institutions", "rounds", "local-epochs", "rate", "port"});
-  auto args = Args::Parse(argc, argv, flags, {"help", "no-baselines"});
+  auto args =
+      Args::Parse(argc, argv, flags, {"help", "no-baselines", "insecure-plain-aggregation"});
   if (!args.ok()) return PrintUsage("demo", args.status(), usage);
   if (args->Has("help")) return PrintUsage("demo", absl::OkStatus(), usage);
   DemoSettings settings;
@@ -562,6 +592,7 @@ int RunDemo(int argc, char** argv) {
   settings.rate = *rate;
   settings.port = static_cast<int>(*port);
   settings.baselines = !args->Has("no-baselines");
+  settings.insecure_plain = args->Has("insecure-plain-aggregation");
   auto ds = LoadInputFromArgs(*args);
   if (!ds.ok()) return PrintError("demo", ds.status());
   auto report = ReportSettingsFromArgs(*args, ds->metadata);

@@ -1,15 +1,20 @@
 #include "services/client/client_runner.h"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "flsailer/v1/coordinator.grpc.pb.h"
 #include "grpcpp/create_channel.h"
+#include "services/aggregator/proto_convert.h"
+#include "services/aggregator/secagg_client.h"
 #include "libs/common/file_io.h"
 #include "libs/common/status_macros.h"
 #include "libs/rpc/tensor_stream.h"
@@ -116,6 +121,51 @@ class Session {
     return absl::OkStatus();
   }
 
+  // Sends `c` through the secure aggregator named by the task (or `options_.aggregator`), then
+  // acknowledges it to the coordinator (no values, the weight).
+  absl::Status SecureSubmit(const v1::Task& task, const federation::Contribution& c) {
+    if (!secure_identity_.has_value()) {
+      if (options_.credentials.insecure_plaintext_for_development) {
+        return absl::FailedPreconditionError(
+            "the job sums securely, which needs certificates (not --insecure-plaintext-dev)");
+      }
+      FLS_ASSIGN_OR_RETURN(secure_identity_,
+                           rpc::CheckCredentialFiles(options_.credentials, /*server=*/false));
+    }
+    const v1::SecureSumTask& secure = task.secure_sum();
+    if (!(secure.divisor() > 0) || !std::isfinite(secure.divisor())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the coordinator sent an invalid divisor ", secure.divisor()));
+    }
+    const std::string address =
+        options_.aggregator.empty() ? secure.aggregator() : options_.aggregator;
+    if (address.empty()) return absl::InvalidArgumentError("the task names no aggregator");
+    if (aggregator_address_ != address) {
+      FLS_ASSIGN_OR_RETURN(auto credentials, rpc::ChannelCredentials(options_.credentials));
+      aggregator_ = options_.make_channel ? options_.make_channel(address, credentials)
+                                          : grpc::CreateChannel(address, credentials);
+      aggregator_address_ = address;
+    }
+    std::vector<double> values = c.values;
+    for (double& v : values) v /= secure.divisor();
+    const secagg::RoundContext context{options_.job_id, task.step_id()};
+    FLS_ASSIGN_OR_RETURN(
+        aggregator::SecureSumReport report,
+        aggregator::RunSecureSum(aggregator_, aggregator::FromProto(secure.config()), context,
+                                 secure_identity_->own, secure_identity_->ca_pem,
+                                 std::move(values), c.weight, secure_sum_timeout_));
+    bytes_sent_ += report.bytes_sent;
+    bytes_received_ += report.bytes_received;
+    if (report.clipped_values > 0 && options_.progress) {
+      options_.progress(absl::StrCat("warning: ", report.clipped_values,
+                                     " values were clipped to the secure sum's range in step ",
+                                     task.step_id()));
+    }
+    return Submit(task.step_id(), federation::Contribution{{}, c.weight}, false);
+  }
+
+  void set_secure_sum_timeout(absl::Duration timeout) { secure_sum_timeout_ = timeout; }
+
   int64_t bytes_sent() const { return bytes_sent_; }
   int64_t bytes_received() const { return bytes_received_; }
 
@@ -129,6 +179,10 @@ class Session {
   int64_t bytes_sent_ = 0;
   int64_t bytes_received_ = 0;
   std::map<std::string, std::pair<uint64_t, std::shared_ptr<const std::vector<double>>>> cache_;
+  std::optional<rpc::CheckedFiles> secure_identity_;  // read at the first secure sum
+  std::string aggregator_address_;
+  std::shared_ptr<grpc::Channel> aggregator_;
+  absl::Duration secure_sum_timeout_ = absl::Minutes(30);
 
   absl::StatusOr<std::shared_ptr<const std::vector<double>>> Fetch(uint64_t step_id,
                                                                    const std::string& name) {
@@ -250,6 +304,22 @@ absl::StatusOr<ClientOutcome> RunClient(const ClientOptions& options) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
     return absl::OkStatus();
   };
+  // Each secure-sum stage may wait up to 3/4 of the job's client timeout (secure_aggregator.h).
+  const int64_t client_timeout =
+      outcome.spec.client_timeout_seconds() > 0 ? outcome.spec.client_timeout_seconds() : 600;
+  session.set_secure_sum_timeout(absl::Seconds(4 * client_timeout));
+  // A secure sum that did not complete (the round aborted, this client excluded, the aggregator
+  // unreachable) loses only this step's contribution: the coordinator carries on without it or
+  // retries the step. Errors of this client's own making still end the run.
+  std::set<uint64_t> given_up_steps;
+  auto secure_sum_failed = [&](const v1::Task& task, const absl::Status& s) -> absl::Status {
+    if (absl::IsInvalidArgument(s) || absl::IsPermissionDenied(s) || absl::IsUnauthenticated(s)) {
+      return s;
+    }
+    say(absl::StrCat("step ", task.step_id(), ": the secure sum did not complete: ", s.message()));
+    given_up_steps.insert(task.step_id());  // the aggregator would not take us again
+    return absl::OkStatus();
+  };
   for (;;) {
     absl::StatusOr<v1::Task> polled = session.GetTask();
     if (!polled.ok()) {
@@ -258,7 +328,9 @@ absl::StatusOr<ClientOutcome> RunClient(const ClientOptions& options) {
     }
     unreachable_since = absl::InfiniteFuture();
     const v1::Task& task = *polled;
-    switch (task.kind()) {
+    const bool given_up =  // a secure sum we could not finish: the step goes on without us
+        task.kind() == v1::Task::KIND_WORK && given_up_steps.count(task.step_id()) > 0;
+    switch (given_up ? v1::Task::KIND_WAIT : task.kind()) {
       case v1::Task::KIND_WAIT:
         std::this_thread::sleep_for(std::chrono::milliseconds(task.retry_after_ms()));
         continue;
@@ -292,8 +364,11 @@ absl::StatusOr<ClientOutcome> RunClient(const ClientOptions& options) {
         FLS_ASSIGN_OR_RETURN(federation::Contribution c, core->Work(work));
         cost.train_seconds = compute.ElapsedSeconds();
         const telemetry::ProgressTimer submit;
-        if (absl::Status sent = session.Submit(task.step_id(), c, train); !sent.ok()) {
-          FLS_RETURN_IF_ERROR(transient(sent));
+        absl::Status sent = task.has_secure_sum() ? session.SecureSubmit(task, c)
+                                                  : session.Submit(task.step_id(), c, train);
+        if (!sent.ok()) {
+          FLS_RETURN_IF_ERROR(task.has_secure_sum() ? secure_sum_failed(task, sent)
+                                                    : transient(sent));
           continue;
         }
         cost.transfer_seconds += submit.ElapsedSeconds();

@@ -21,6 +21,9 @@ namespace flsailer::client {
 
 struct ClientOptions {
   std::string coordinator;            // host:port
+  // host:port of the secure aggregator, when this site reaches it under another address than
+  // the one the coordinator's tasks name; empty: the task's.
+  std::string aggregator;
   rpc::CredentialsOptions credentials;
   std::string job_id;
   std::string input;                  // any supported format

@@ -14,6 +14,7 @@
 #include "libs/sampling/selection_bed.h"
 #include "libs/telemetry/log.h"
 #include "libs/telemetry/progress.h"
+#include "services/aggregator/proto_convert.h"
 
 namespace flsailer::coordinator {
 namespace {
@@ -106,7 +107,7 @@ absl::Status JobRegistry::ResumeJobs() {
     auto reader = LineReader::FromString(job.reference_bed, id + "/reference_bed");
     FLS_ASSIGN_OR_RETURN(entry->peaks, data::ParseBed(*reader));
     entry->canonical_bed = std::move(job.reference_bed);
-    auto aggregator = std::make_unique<federation::InsecurePlainAggregator>();
+    FLS_ASSIGN_OR_RETURN(auto aggregator, MakeAggregator(id, job.meta.spec()));
     if (job.checkpoint.has_value()) {
       FLS_ASSIGN_OR_RETURN(entry->runner,
                            federation::JobRunner::Resume(*job.checkpoint, job.generation,
@@ -137,6 +138,26 @@ absl::Status JobRegistry::ResumeJobs() {
   }
   FLS_ASSIGN_OR_RETURN(next_job_, store_->NextJobNumber());
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<federation::Aggregator>> JobRegistry::MakeAggregator(
+    const std::string& job_id, const v1::JobSpec& spec) const {
+  if (spec.insecure_plain_aggregation()) {
+    if (!options_.allow_insecure_plain_aggregation) {
+      return absl::PermissionDeniedError(
+          "the job asks for insecure plain aggregation, which this coordinator does not allow");
+    }
+    return std::make_unique<federation::InsecurePlainAggregator>();
+  }
+  if (!options_.secure_aggregation.has_value()) {
+    return absl::FailedPreconditionError(
+        "this coordinator has no secure aggregation service (flsailer coordinator --aggregator "
+        "HOST:PORT); only a job asking for insecure plain aggregation could run");
+  }
+  // Each protocol stage closes before the step's own deadline (secure_aggregator.h).
+  const int64_t timeout = spec.client_timeout_seconds() > 0 ? spec.client_timeout_seconds() : 600;
+  return std::make_unique<SecureAggregator>(job_id, *options_.secure_aggregation,
+                                            absl::Seconds(timeout) * 3 / 4);
 }
 
 absl::StatusOr<JobRegistry::Entry*> JobRegistry::Find(const v1::JobId& id) {
@@ -170,21 +191,14 @@ absl::StatusOr<v1::Job> JobRegistry::SubmitJob(const pki::Identity& caller,
   v1::PeakSetRef* ref = spec.mutable_reference_peaks();
   ref->set_num_peaks(entry->peaks.size());
   ref->set_sha256(Sha256Hex(entry->canonical_bed));
-  if (!spec.insecure_plain_aggregation()) {
-    return absl::FailedPreconditionError(
-        "this coordinator has no secure aggregation service; a job must set "
-        "insecure_plain_aggregation (and the coordinator allow it) until one is configured");
-  }
-  if (!options_.allow_insecure_plain_aggregation) {
-    return absl::PermissionDeniedError(
-        "the job asks for insecure plain aggregation, which this coordinator does not allow");
-  }
-  FLS_ASSIGN_OR_RETURN(entry->runner,
-                       federation::JobRunner::Create(
-                           spec, std::make_unique<federation::InsecurePlainAggregator>()));
   absl::MutexLock lock(&mu_);
+  // Numbers are never reused within a run, even for a job refused here: its id may already
+  // name a round at the aggregator.
   const int64_t number = next_job_++;
-  entry->meta.mutable_id()->set_value(absl::StrCat("job-", number));
+  const std::string id = absl::StrCat("job-", number);
+  FLS_ASSIGN_OR_RETURN(auto aggregator, MakeAggregator(id, spec));
+  FLS_ASSIGN_OR_RETURN(entry->runner, federation::JobRunner::Create(spec, std::move(aggregator)));
+  entry->meta.mutable_id()->set_value(id);
   *entry->meta.mutable_spec() = spec;
   entry->meta.set_created_unix_ms(absl::ToUnixMillis(absl::Now()));
   entry->meta.set_submitted_by(caller.id);
@@ -303,6 +317,12 @@ absl::StatusOr<v1::Task> JobRegistry::GetTask(const pki::Identity& caller,
   for (const auto& [name, values] : task.payload) {
     out.add_payload(name);
     out.add_payload_version(task.payload_version[name]);
+  }
+  if (task.secure_sum.has_value()) {
+    v1::SecureSumTask* secure = out.mutable_secure_sum();
+    secure->set_aggregator(task.secure_sum->aggregator);
+    *secure->mutable_config() = aggregator::ToProto(task.secure_sum->config);
+    secure->set_divisor(task.secure_sum->divisor);
   }
   out.set_retry_after_ms(static_cast<uint32_t>(options_.retry_after_ms));
   out.set_reason(task.reason);

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,12 +30,16 @@
 #include "libs/pki/pki.h"
 #include "services/coordinator/coordinator_metrics.h"
 #include "services/coordinator/job_store.h"
+#include "services/coordinator/secure_aggregator.h"
 
 namespace flsailer::coordinator {
 
 struct RegistryOptions {
   // Where job state lives (SQLite database, checkpoints). Created if missing.
   std::string state_dir;
+  // The secure-aggregation service every job's sums go through; without it, only jobs asking
+  // for insecure plain aggregation can run.
+  std::optional<SecureAggregationOptions> secure_aggregation;
   // Jobs may ask for insecure plain aggregation only when this is set (development, benchmarks).
   bool allow_insecure_plain_aggregation = false;
   // Clients asking for work while there is none are told to come back after this long.
@@ -85,6 +90,10 @@ class JobRegistry {
                                               const v1::MessageHeader& header)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Job Describe(const Entry& entry) const;
+  // The aggregator for a job's sums: secure, or plain when the job asks and this coordinator
+  // allows it. FailedPrecondition / PermissionDenied say which setting is missing.
+  absl::StatusOr<std::unique_ptr<federation::Aggregator>> MakeAggregator(
+      const std::string& job_id, const v1::JobSpec& spec) const;
   // Logs and publishes what changed in the job since the last call.
   void Observe(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
 #include "libs/common/status_macros.h"
@@ -21,6 +22,11 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     registry.metrics = s->metrics_.get();
     s->certificate_expiry_ = std::make_unique<rpc::CertificateExpiry>(
         s->metrics_server_->registry(), options.credentials);
+  }
+  if (!options.aggregator.empty()) {
+    FLS_ASSIGN_OR_RETURN(auto channel_credentials, rpc::ChannelCredentials(options.credentials));
+    registry.secure_aggregation = SecureAggregationOptions{
+        options.aggregator, grpc::CreateChannel(options.aggregator, channel_credentials)};
   }
   FLS_ASSIGN_OR_RETURN(s->registry_, JobRegistry::Open(registry));
   FLS_ASSIGN_OR_RETURN(auto credentials, rpc::ServerCredentials(options.credentials));

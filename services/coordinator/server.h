@@ -25,6 +25,10 @@ struct CoordinatorOptions {
   std::string listen = "0.0.0.0:7443";  // port 0: any free port (see port())
   rpc::CredentialsOptions credentials;
   RegistryOptions registry;
+  // host:port of the secure-aggregation service (the coordinator dials it with its own
+  // certificate; clients are told the same address). Empty: none, so only jobs asking for
+  // insecure plain aggregation can run (and registry.allow_insecure_plain_aggregation must say so).
+  std::string aggregator;
   int64_t max_contribution_elements = int64_t{1} << 28;  // 2 GiB of float64
   std::string metrics_listen;  // Prometheus /metrics address; empty: none
   // HTTPS/JSON admin API address ("host:port", port 0: any free port), with the same credentials

@@ -22,6 +22,7 @@
 #include "libs/data/dataset.h"
 #include "libs/pki/pki.h"
 #include "libs/rpc/credentials.h"
+#include "services/aggregator/server.h"
 #include "services/client/client_runner.h"
 #include "services/coordinator/server.h"
 // Last: httplib.h pulls in <resolv.h>, whose _res macro breaks Eigen headers included after it.
@@ -102,6 +103,7 @@ class FederationGrpcTest : public ::testing::Test {
     ca_ = *ca;
     ASSERT_TRUE(WriteFile(dir_ + "/ca.pem", ca_.cert_pem));
     Issue(pki::IdentityKind::kServer, "coordinator");
+    Issue(pki::IdentityKind::kServer, "aggregator");
     Issue(pki::IdentityKind::kAdmin, "operator");
     for (const char* id : {"hospital-a", "hospital-b", "intruder"}) {
       Issue(pki::IdentityKind::kInstitution, id);
@@ -118,8 +120,15 @@ class FederationGrpcTest : public ::testing::Test {
       for (int64_t r : keep) part.barcodes.push_back(ds->barcodes[r]);
       ASSERT_TRUE(data::WriteH5ad(absl::StrCat(dir_, "/", id, ".h5ad"), part).ok());
     }
+    aggregator::AggregatorOptions aggregator_options;
+    aggregator_options.listen = "127.0.0.1:0";
+    aggregator_options.credentials = Credentials("aggregator");
+    auto aggregator = aggregator::AggregatorServer::Start(aggregator_options);
+    ASSERT_TRUE(aggregator.ok()) << aggregator.status();
+    aggregator_ = std::move(*aggregator);
     coordinator::CoordinatorOptions options;
     options.listen = "127.0.0.1:0";
+    options.aggregator = absl::StrCat("127.0.0.1:", aggregator_->port());
     options.credentials = Credentials("coordinator");
     options.registry.state_dir = dir_ + "/state";
     options.registry.allow_insecure_plain_aggregation = true;
@@ -132,6 +141,7 @@ class FederationGrpcTest : public ::testing::Test {
   }
   void TearDown() override {
     if (server_ != nullptr) server_->Shutdown();
+    if (aggregator_ != nullptr) aggregator_->Shutdown();
   }
 
   bool WriteFile(const std::string& path, const std::string& text) {
@@ -162,8 +172,10 @@ class FederationGrpcTest : public ::testing::Test {
     return grpc::CreateChannel(address_, *credentials);
   }
 
-  // Submits a job for the two hospitals as `who`; returns the call's status and the job.
-  grpc::Status Submit(const std::string& who, v1::Job* job, uint32_t rounds = 3) {
+  // Submits a job for the two hospitals as `who`; returns the call's status and the job. Sums
+  // are secure unless `plain`.
+  grpc::Status Submit(const std::string& who, v1::Job* job, uint32_t rounds = 3,
+                      bool plain = false, uint32_t client_timeout_seconds = 60) {
     v1::SubmitJobRequest req;
     v1::JobSpec* spec = req.mutable_spec();
     spec->add_institutions()->set_value("hospital-a");
@@ -171,7 +183,8 @@ class FederationGrpcTest : public ::testing::Test {
     spec->set_rounds(rounds);
     spec->set_local_epochs(2);
     spec->set_num_clusters(6);
-    spec->set_insecure_plain_aggregation(true);
+    spec->set_insecure_plain_aggregation(plain);
+    spec->set_client_timeout_seconds(client_timeout_seconds);
     auto bed = ReadFileToString(absl::StrCat(kDemo, "/peaks.bed"));
     EXPECT_TRUE(bed.ok());
     req.set_reference_bed(*bed);
@@ -192,9 +205,11 @@ class FederationGrpcTest : public ::testing::Test {
   std::string dir_;
   std::string address_;
   pki::KeyAndCertificate ca_;
+  std::unique_ptr<aggregator::AggregatorServer> aggregator_;
   std::unique_ptr<coordinator::CoordinatorServer> server_;
 };
 
+// Every sum goes through the secure aggregator: the coordinator receives no contribution data.
 TEST_F(FederationGrpcTest, TwoInstitutionsTrainOverMutualTls) {
   v1::Job job;
   ASSERT_TRUE(Submit("operator", &job).ok());
@@ -222,7 +237,8 @@ TEST_F(FederationGrpcTest, TwoInstitutionsTrainOverMutualTls) {
   // cells appears in it.
   const std::string all_a = sent_by_a.sent(), all_b = sent_by_b.sent();
   EXPECT_GT(a->bytes_sent, 0);
-  EXPECT_EQ(a->bytes_sent, b->bytes_sent);
+  EXPECT_NEAR(static_cast<double>(a->bytes_sent), static_cast<double>(b->bytes_sent),
+              1e-4 * static_cast<double>(b->bytes_sent));
   EXPECT_GT(all_a.size(), static_cast<size_t>(a->bytes_sent));
   EXPECT_NEAR(static_cast<double>(all_a.size()), static_cast<double>(all_b.size()),
               1e-4 * static_cast<double>(all_b.size()));
@@ -260,6 +276,29 @@ TEST_F(FederationGrpcTest, TwoInstitutionsTrainOverMutualTls) {
   EXPECT_EQ(std::count(bed.begin(), bed.end(), '\n') -
                 std::count(bed.begin(), bed.end(), '#'),
             1000);  // ceil(0.2 x 5000) peaks after the header lines
+
+  // The coordinator took only acknowledgements (no elements) from the clients.
+  httplib::Client http("127.0.0.1", server_->metrics_port());
+  auto scraped = http.Get("/metrics");
+  ASSERT_TRUE(scraped) << "no answer from /metrics";
+  EXPECT_THAT(scraped->body, HasSubstr("flsailer_received_bytes_total 0\n"));
+}
+
+TEST_F(FederationGrpcTest, PlainAggregationNeedsTheJobToAskForIt) {
+  v1::Job job;
+  ASSERT_TRUE(Submit("operator", &job, /*rounds=*/1, /*plain=*/true).ok());
+  absl::StatusOr<client::ClientOutcome> a, b;
+  std::thread ta([&] { a = client::RunClient(ClientFor("hospital-a", job.id().value())); });
+  std::thread tb([&] { b = client::RunClient(ClientFor("hospital-b", job.id().value())); });
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  // In the clear, the coordinator does receive the vectors.
+  httplib::Client http("127.0.0.1", server_->metrics_port());
+  auto scraped = http.Get("/metrics");
+  ASSERT_TRUE(scraped);
+  EXPECT_THAT(scraped->body, ::testing::Not(HasSubstr("flsailer_received_bytes_total 0\n")));
 }
 
 TEST_F(FederationGrpcTest, ServesHealthAndMetrics) {
@@ -347,7 +386,9 @@ TEST_F(FederationGrpcTest, RefusesWrongIdentities) {
 
 TEST_F(FederationGrpcTest, CancelledJobEndsItsClientsWithTheReason) {
   v1::Job job;
-  ASSERT_TRUE(Submit("operator", &job, /*rounds=*/1000).ok());
+  // A short client timeout: hospital-a's secure sum waits for hospital-b that long.
+  ASSERT_TRUE(Submit("operator", &job, /*rounds=*/1000, /*plain=*/false,
+                     /*client_timeout_seconds=*/3).ok());
   absl::StatusOr<client::ClientOutcome> a;
   std::thread ta([&] { a = client::RunClient(ClientFor("hospital-a", job.id().value())); });
   // hospital-b never comes: hospital-a waits in the statistics step until the cancel.
