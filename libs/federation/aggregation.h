@@ -35,6 +35,7 @@ struct StepPlan {
   int64_t length = 0;               // values per contribution
   std::set<std::string> expected;   // the step's cohort
   double total_cells = 0;           // cells in the job (0 before the statistics are known)
+  int32_t min_contributors = 1;     // fewer make the step useless (the job's minimum)
 };
 
 // One sum: created for a step with its expected contributors and vector length.

@@ -108,6 +108,7 @@ absl::Status JobRunner::OpenStep(StepKind kind) {
   plan.length = ContributionLength(kind);
   plan.expected = cohort_;
   plan.total_cells = statistics_ != nullptr ? (*statistics_)[0] : 0;
+  plan.min_contributors = static_cast<int32_t>(needed);
   FLS_ASSIGN_OR_RETURN(aggregation_, aggregator_->Begin(plan));
   progress_.step = kind;
   progress_.step_id = plan.step_id;
@@ -231,8 +232,17 @@ void JobRunner::Tick() {
   const size_t needed = std::max<size_t>(1, spec_.min_clients_per_round());
   if (answered.size() < needed) {
     // Retried: the step stays open (keeping what arrived) for further deadlines, then fails.
+    // A secure sum cannot take contributions once its stages have closed: it starts afresh as a
+    // new step (a new aggregator round) with the same work.
     if (step_retries_ < kMaxStepRetries) {
-      ++step_retries_;
+      const int32_t retries = step_retries_ + 1;
+      if (aggregation_->secure_sum() != nullptr) {
+        if (absl::Status s = OpenStep(progress_.step); !s.ok()) {
+          Fail(absl::StrCat("reopening step ", StepKindName(progress_.step), ": ", s.message()));
+          return;
+        }
+      }
+      step_retries_ = retries;
       step_opened_ = clock_();
       return;
     }

@@ -53,6 +53,13 @@ absl::StatusOr<SecureSumTask> PlanSecureSum(const StepPlan& step, const std::str
   config.max_weight = encoding.modulus_bits == 32 ? std::ceil(step.total_cells)
                                                   : std::ldexp(1.0, 40);
   config.graph_seed = static_cast<uint64_t>(step.step_id);
+  // A round that cannot reach the job's minimum is useless: let it abort (and the step be
+  // retried) rather than complete without enough institutions. Only where every client holds
+  // shares of every secret (the complete graph); the default majority otherwise.
+  const int majority = n / 2 + 1;
+  if (step.min_contributors > majority && n <= config.graph_threshold) {
+    config.threshold = std::min(step.min_contributors, n);
+  }
   // The finest scale that fits: scaled values exact as doubles, the sum of n inside the modulus.
   const int exact_bits = 53 - static_cast<int>(std::ceil(std::log2(encoding.range)));
   absl::Status fits = absl::OkStatus();

@@ -17,6 +17,10 @@
 // zero. For 10 institutions the training step gets 2^-25: the mean update is off by < 3e-7 per
 // parameter, the float32 model's own precision. Weights (cell counts) are summed exactly.
 //
+// Threshold: the default majority of the share holders, raised to the job's minimum number of
+// contributors (for cohorts small enough for the complete graph), so that a round that cannot
+// reach the minimum aborts instead of summing too few.
+//
 // Thread safety: pure functions.
 #ifndef FLSAILER_LIBS_FEDERATION_SECURE_SUM_H_
 #define FLSAILER_LIBS_FEDERATION_SECURE_SUM_H_

@@ -72,6 +72,15 @@ TEST(SecureSumTest, EveryStepFitsForManyInstitutions) {
   }
 }
 
+TEST(SecureSumTest, ThresholdIsAtLeastTheJobsMinimum) {
+  StepPlan step = Step(StepKind::kTrain, 5, 1000);
+  step.min_contributors = 2;
+  EXPECT_EQ(PlanSecureSum(step, "agg:1")->config.threshold, 0);  // the default majority, 3
+  step.min_contributors = 5;
+  EXPECT_EQ(PlanSecureSum(step, "agg:1")->config.threshold, 5);
+  EXPECT_TRUE(secagg::PlanRound(PlanSecureSum(step, "agg:1")->config, {"job", 1}, 5).ok());
+}
+
 TEST(SecureSumTest, RefusesWhatCannotBeSummedSecurely) {
   auto alone = PlanSecureSum(Step(StepKind::kTrain, 1, 100), "agg:1");
   EXPECT_EQ(alone.status().code(), absl::StatusCode::kFailedPrecondition);

@@ -20,7 +20,7 @@ victim="${sites[2]}"
 run_job() {
   "$flsailer" job submit "${admin[@]}" --reference examples/data/granja2019_bmmc/peaks.bed \
     --institutions "$(IFS=,; echo "${sites[*]}")" --rounds "$rounds" --local-epochs 3 \
-    --min-clients "$2" --timeout 3 --insecure-plain-aggregation > "$work/$1.json"
+    --min-clients "$2" --timeout 3 > "$work/$1.json"
   clients=()
   for id in "${sites[@]}"; do
     start_client "$id" "$1"

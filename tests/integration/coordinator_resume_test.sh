@@ -14,7 +14,7 @@ make_federation 2
 start_coordinator 1
 "$flsailer" job submit "${admin[@]}" --reference examples/data/granja2019_bmmc/peaks.bed \
   --institutions "$(IFS=,; echo "${sites[*]}")" --rounds "$rounds" --local-epochs 3 \
-  --min-clients 2 --insecure-plain-aggregation > "$work/job.json"
+  --min-clients 2 > "$work/job.json"
 for id in "${sites[@]}"; do
   start_client "$id" job-1
   clients+=("$client_pid")

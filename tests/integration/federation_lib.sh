@@ -1,10 +1,11 @@
 # Shared by the process-level federation tests (sourced): a federation on loopback made of real
 # `flsailer` processes. Set `flsailer` (binary) and `work` (scratch directory) before sourcing.
 # Provides: make_federation N (certificates, granja2019_bmmc cut into N institutions, in `sites`),
-# start_coordinator, start_client ID JOB, admin (flags for `flsailer job`), and cleanup of every
-# process started.
+# start_coordinator (with a secure aggregator, started once), start_client ID JOB, admin (flags
+# for `flsailer job`), and cleanup of every process started.
 pids=()
 port=$((20000 + RANDOM % 20000))
+aggregator_port=$((port + 1))
 tls=(--ca "$work/pki/ca.pem")
 admin=(--coordinator "127.0.0.1:$port" "${tls[@]}" --cert "$work/pki/operator.pem"
        --key "$work/pki/operator.key")
@@ -15,6 +16,7 @@ trap cleanup EXIT
 make_federation() {
   "$flsailer" pki init --dir "$work/pki" >/dev/null
   "$flsailer" pki issue --dir "$work/pki" --kind server --id coordinator --ip 127.0.0.1 >/dev/null
+  "$flsailer" pki issue --dir "$work/pki" --kind server --id aggregator --ip 127.0.0.1 >/dev/null
   "$flsailer" pki issue --dir "$work/pki" --kind admin --id operator >/dev/null
   "$flsailer" split --input examples/data/granja2019_bmmc --by sample_group --institutions "$1" \
     --out "$work/sites" >/dev/null
@@ -25,18 +27,32 @@ make_federation() {
   done
 }
 
-# start_coordinator K: starts it (again) and waits for its K-th "listening" line in the log.
-start_coordinator() {
-  "$flsailer" coordinator --listen "127.0.0.1:$port" --state-dir "$work/state" "${tls[@]}" \
-    --cert "$work/pki/coordinator.pem" --key "$work/pki/coordinator.key" \
-    --allow-insecure-plain-aggregation 2>> "$work/coordinator.log" &
-  coordinator=$!
-  pids+=("$coordinator")
+# await_listening LOG K: until LOG holds K "listening" lines.
+await_listening() {
   for _ in $(seq 100); do
-    [ "$(grep -c 'event=listening' "$work/coordinator.log")" -ge "$1" ] && return 0
+    [ "$(grep -c 'event=listening' "$1" || true)" -ge "$2" ] && return 0
     sleep 0.1
   done
-  echo "coordinator did not start"; tail -5 "$work/coordinator.log"; exit 1
+  echo "FAIL: no service listening per $1"; tail -5 "$1"; exit 1
+}
+
+# start_coordinator K: starts it (again) and waits for its K-th "listening" line in the log. The
+# first call also starts the secure aggregator every job's sums go through.
+start_coordinator() {
+  if [ -z "${aggregator:-}" ]; then
+    "$flsailer" aggregator --listen "127.0.0.1:$aggregator_port" "${tls[@]}" \
+      --cert "$work/pki/aggregator.pem" --key "$work/pki/aggregator.key" \
+      2>> "$work/aggregator.log" &
+    aggregator=$!
+    pids+=("$aggregator")
+    await_listening "$work/aggregator.log" 1
+  fi
+  "$flsailer" coordinator --listen "127.0.0.1:$port" --state-dir "$work/state" "${tls[@]}" \
+    --cert "$work/pki/coordinator.pem" --key "$work/pki/coordinator.key" \
+    --aggregator "127.0.0.1:$aggregator_port" 2>> "$work/coordinator.log" &
+  coordinator=$!
+  pids+=("$coordinator")
+  await_listening "$work/coordinator.log" "$1"
 }
 
 # start_client ID JOB: a client process for institution ID in JOB; its pid in `client_pid`.
