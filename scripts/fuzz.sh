@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 # Each fuzzer as its path in the build tree; the target is the file name.
 fuzzers=(libs/data/matrix_market_fuzz libs/data/bed_fuzz libs/data/cell_table_fuzz
-         libs/data/fragments_fuzz libs/pki/pki_identity_fuzz libs/rpc/tensor_chunk_fuzz)
+         libs/data/fragments_fuzz libs/pki/pki_identity_fuzz libs/rpc/tensor_chunk_fuzz
+         services/aggregator/envelope_fuzz)
 targets=()
 for f in "${fuzzers[@]}"; do targets+=("$(basename "$f")"); done
 
@@ -33,6 +34,9 @@ printf '# comment\nchr1\t100\t300\tA\t1\nchr1\t550\t900\tB\t2\nchr2\t10\t20\tA\t
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
   -subj /CN=hospital-a -addext subjectAltName=URI:flsailer://institution/hospital-a,DNS:localhost \
   -days 1 -out "$corpus/pki_identity_fuzz/institution.pem" 2>/dev/null
+
+# An envelope naming job-1, round 1, stage 1 (2-byte length first, as envelope_fuzz reads).
+printf '\x0b\x00\x0a\x05job-1\x10\x01\x18\x01' > "$corpus/envelope_fuzz/header.bin"
 
 status=0
 for f in "${fuzzers[@]}"; do

@@ -276,6 +276,24 @@ TEST_F(AggregatorGrpcTest, ARoundWithTooFewInstitutionsAbortsForEveryone) {
   EXPECT_GT(server_->metrics_port(), 0);
 }
 
+TEST_F(AggregatorGrpcTest, AShortWaitForARunningRoundLeavesItToFetchLater) {
+  secagg::RoundContext round{"job-4", 1};
+  ASSERT_TRUE(OpenRound(Channel("coordinator"), round, {"hospital-a", "hospital-b"}, Config(),
+                        absl::Seconds(30))
+                  .ok());
+  const absl::Time asked = absl::Now();
+  auto early = GetRoundResult(Channel("coordinator"), round, 1 << 20, absl::Milliseconds(100));
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kDeadlineExceeded) << early.status();
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(10));  // the wait, not the transfer deadline
+  std::map<std::string, absl::Status> outcomes;
+  std::thread clients([&] { RunClients(round, {0, 1}, &outcomes); });
+  clients.join();
+  auto result = GetRoundResult(Channel("coordinator"), round, 1 << 20, absl::Seconds(60));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->sum.ok()) << result->sum.status();
+  EXPECT_THAT(result->contributors, ElementsAre("hospital-a", "hospital-b"));
+}
+
 TEST_F(AggregatorGrpcTest, AnInstitutionOutsideTheRoundIsRefused) {
   secagg::RoundContext round{"job-3", 1};
   ASSERT_TRUE(OpenRound(Channel("coordinator"), round, {"hospital-a", "hospital-b"}, Config(),

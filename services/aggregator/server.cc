@@ -16,6 +16,8 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
     FLS_ASSIGN_OR_RETURN(s->metrics_server_,
                          telemetry::MetricsServer::Start(options.metrics_listen));
     s->metrics_ = std::make_unique<AggregatorMetrics>(s->metrics_server_->registry());
+    s->certificate_expiry_ = std::make_unique<rpc::CertificateExpiry>(
+        s->metrics_server_->registry(), options.credentials);
   }
   FLS_ASSIGN_OR_RETURN(rpc::CheckedFiles files,
                        rpc::CheckCredentialFiles(options.credentials, /*server=*/true));
@@ -35,8 +37,15 @@ absl::StatusOr<std::unique_ptr<AggregatorServer>> AggregatorServer::Start(
   AggregatorServer* self = s.get();
   const auto interval = absl::ToChronoMilliseconds(options.tick_interval);
   s->ticker_ = std::thread([self, interval] {
+    absl::Time expiry_read = absl::InfinitePast();
     while (!self->stopping_.load()) {
       self->core_->Tick();
+      // Certificates may be rotated in place: re-read their expiry every minute. An unreadable
+      // file is reported by the TLS layer; the gauge keeps its last value.
+      if (self->certificate_expiry_ != nullptr && absl::Now() - expiry_read > absl::Minutes(1)) {
+        self->certificate_expiry_->Update().IgnoreError();
+        expiry_read = absl::Now();
+      }
       std::this_thread::sleep_for(interval);
     }
   });

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/server.h"
+#include "libs/rpc/certificate_expiry.h"
 #include "libs/rpc/credentials.h"
 #include "libs/telemetry/metrics.h"
 #include "services/aggregator/aggregator_core.h"
@@ -46,6 +47,7 @@ class AggregatorServer {
 
   std::unique_ptr<telemetry::MetricsServer> metrics_server_;
   std::unique_ptr<AggregatorMetrics> metrics_;
+  std::unique_ptr<rpc::CertificateExpiry> certificate_expiry_;  // with metrics only
   std::unique_ptr<AggregatorCore> core_;
   std::unique_ptr<SecureAggregationService> secure_aggregation_;
   std::unique_ptr<AggregatorControlService> control_;
