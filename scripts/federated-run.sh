@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # A federated FL-Sailer run on one machine, every hop over mutual TLS: a federation CA and
-# certificates generated on the fly, a coordinator, and one client per institution (the bundled
-# dataset split by donor), driven through the coordinator's admin API (gRPC, and at the end its
-# HTTPS/JSON form with curl).
+# certificates generated on the fly, a secure aggregator, a coordinator, and one client per
+# institution (the bundled dataset split by donor), driven through the coordinator's admin API
+# (gRPC, and at the end its HTTPS/JSON form with curl).
 # Usage: scripts/federated-run.sh [FLSAILER_BINARY] [OUT_DIR]
-# Environment: ROUNDS (20), LOCAL_EPOCHS (10), PORT (17443; the REST API listens on PORT+1).
+# Environment: ROUNDS (20), LOCAL_EPOCHS (10), PORT (17443; the REST API listens on PORT+1, the
+# aggregator on PORT+2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flsailer="${1:-build/release/services/cli/flsailer}"
@@ -13,6 +14,7 @@ rounds="${ROUNDS:-20}"
 epochs="${LOCAL_EPOCHS:-10}"
 port="${PORT:-17443}"
 rest_port=$((port + 1))
+aggregator_port=$((port + 2))
 demo=examples/data/granja2019_bmmc
 
 rm -rf "$out"
@@ -26,6 +28,8 @@ pki="$out/pki"
 "$flsailer" pki init --dir "$pki" >/dev/null
 "$flsailer" pki issue --dir "$pki" --kind server --id coordinator --dns localhost --ip 127.0.0.1 \
   >/dev/null
+"$flsailer" pki issue --dir "$pki" --kind server --id aggregator --dns localhost --ip 127.0.0.1 \
+  >/dev/null
 "$flsailer" pki issue --dir "$pki" --kind admin --id operator >/dev/null
 
 echo "== 2. the demo dataset as two institutions (one per donor)"
@@ -37,25 +41,38 @@ for h5ad in "$out"/sites/*.h5ad; do
   "$flsailer" pki issue --dir "$pki" --kind institution --id "$id" >/dev/null
 done
 
-echo "== 3. coordinator on 127.0.0.1:$port (REST on 127.0.0.1:$rest_port)"
+# await_listening LOG: until the service logging to LOG is listening.
+await_listening() {
+  for _ in $(seq 50); do
+    grep -q "event=listening" "$1" && return 0
+    sleep 0.2
+  done
+  echo "no service listening per $1"; tail -5 "$1"; exit 1
+}
+
+echo "== 3. secure aggregator on 127.0.0.1:$aggregator_port," \
+  "coordinator on 127.0.0.1:$port (REST on 127.0.0.1:$rest_port)"
+"$flsailer" aggregator --listen "127.0.0.1:$aggregator_port" \
+  --ca "$pki/ca.pem" --cert "$pki/aggregator.pem" --key "$pki/aggregator.key" \
+  2> "$out/aggregator.log" &
+aggregator_pid=$!
+pids+=("$aggregator_pid")
+await_listening "$out/aggregator.log"
 "$flsailer" coordinator --listen "127.0.0.1:$port" --rest-listen "127.0.0.1:$rest_port" \
-  --state-dir "$out/coordinator" \
+  --state-dir "$out/coordinator" --aggregator "127.0.0.1:$aggregator_port" \
   --ca "$pki/ca.pem" --cert "$pki/coordinator.pem" --key "$pki/coordinator.key" \
-  --allow-insecure-plain-aggregation 2> "$out/coordinator.log" &
+  2> "$out/coordinator.log" &
 coordinator_pid=$!
 pids+=("$coordinator_pid")
 admin=(--coordinator "localhost:$port" --ca "$pki/ca.pem" --cert "$pki/operator.pem"
        --key "$pki/operator.key")
-for _ in $(seq 50); do
-  grep -q "event=listening" "$out/coordinator.log" && break
-  sleep 0.2
-done
+await_listening "$out/coordinator.log"
 
 echo "== 4. submit the job"
 ids="$(IFS=,; echo "${institutions[*]}")"
 "$flsailer" job submit "${admin[@]}" --reference "$demo/peaks.bed" --institutions "$ids" \
   --rounds "$rounds" --local-epochs "$epochs" --clusters 6 --min-clients "${#institutions[@]}" \
-  --insecure-plain-aggregation > "$out/job.json"
+  > "$out/job.json"
 job="$(sed -n 's/.*"value": "\(job-[0-9]*\)".*/\1/p' "$out/job.json" | head -1)"
 echo "job $job"
 
@@ -67,7 +84,7 @@ for id in "${institutions[@]}"; do
   pids+=("$!")
 done
 "$flsailer" job wait "${admin[@]}" --id "$job"
-for pid in "${pids[@]:1}"; do wait "$pid"; done
+for pid in "${pids[@]:2}"; do wait "$pid"; done  # the clients
 
 echo "== 6. results"
 "$flsailer" job rounds "${admin[@]}" --id "$job" > "$out/rounds.json"
@@ -92,6 +109,7 @@ cmp "$out/rounds.json" "$out/rounds-rest.json"
 cmp "$out/selected_peaks.bed" "$out/selected_peaks-rest.bed"
 cmp "$out/model.f32" "$out/model-rest.f32"
 echo "GET /v1/jobs/$job/{rounds,selected_peaks.bed,model}: identical to the gRPC answers"
-kill -TERM "$coordinator_pid"
+kill -TERM "$coordinator_pid" "$aggregator_pid"
 wait "$coordinator_pid"
-echo "coordinator stopped cleanly"
+wait "$aggregator_pid"
+echo "coordinator and aggregator stopped cleanly (SIGTERM)"
