@@ -25,7 +25,7 @@
 //    reset through /proc/self/clear_refs, minus VmRSS at the start) is printed in MB and as a
 //    multiple of one vector of --memory-length words of the modulus width (target: <= 3x), once
 //    for the masked-input stage (the running sum) and once for the whole round (the unmasking
-//    stage decodes the sum into doubles next to it).
+//    stage decodes the sum into doubles, 8 bytes a value, giving the sum back as it goes).
 //
 // Every round's sum is checked against the inputs (within the fixed-point error bound).
 //
@@ -454,15 +454,15 @@ absl::StatusOr<MemoryFigures> RunAggregator(int fd, const Federation& federation
       }
     }
   }
-  FLS_ASSIGN_OR_RETURN(aggregator::RoundOutcome outcome,
+  FLS_ASSIGN_OR_RETURN(std::shared_ptr<const aggregator::RoundOutcome> outcome,
                        core.AwaitResult(context, absl::InfiniteFuture()));
   figures.seconds = Seconds(start);
   FLS_ASSIGN_OR_RETURN(const double peak, ProcStatusBytes("VmHWM:"));
   figures.round_peak = peak - baseline;
-  FLS_RETURN_IF_ERROR(outcome.result.status());
+  FLS_RETURN_IF_ERROR(outcome->result.status());
   std::vector<int> everyone(federation.ids.size());
   for (size_t i = 0; i < everyone.size(); ++i) everyone[i] = static_cast<int>(i);
-  FLS_RETURN_IF_ERROR(CheckSum(*outcome.result, federation, config, everyone));
+  FLS_RETURN_IF_ERROR(CheckSum(*outcome->result, federation, config, everyone));
   return figures;
 }
 

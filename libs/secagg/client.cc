@@ -228,7 +228,8 @@ class MaskedInputState final : public ClientState {
   }
 
   // Quantises, masks and sends the vector (values, then the weight) chunk by chunk, so that the
-  // client never holds more than one masked chunk.
+  // client never holds more than one masked chunk, provided the transport writes each one out
+  // when it is sent rather than queueing them all (RunSecureSum's does).
   absl::Status SendMaskedInput() {
     const SecAggConfig& config = shared_->config;
     const int bits = config.modulus_bits;

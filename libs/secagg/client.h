@@ -61,10 +61,12 @@ class ClientSession {
   absl::Status Start();
 
   // Handles one message from the server, sending what the protocol asks for in reply (for the
-  // masked input: the whole vector, chunk by chunk). An error means the client aborted the
-  // round (it tells the server so, unless the server aborted first); FailedPrecondition before
-  // Start and once the session has ended, except that the server's abort of this round still
-  // turns kCompleted into kAborted (the client did its part, but there is no sum).
+  // masked input: the whole vector, chunk by chunk, each made after the previous one was sent,
+  // so that a transport that writes as it is sent holds one chunk at a time). An error means
+  // the client aborted the round (it tells the server so, unless the server aborted first);
+  // FailedPrecondition before Start and once the session has ended, except that the server's
+  // abort of this round still turns kCompleted into kAborted (the client did its part, but
+  // there is no sum).
   absl::Status OnMessage(const ServerMessage& message);
 
   // Which stage the client is in: kAdvertiseKeys before Start, then the stage whose server

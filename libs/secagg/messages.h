@@ -160,8 +160,10 @@ const MessageHeader& HeaderOf(const ServerMessage& message);
 Stage StageOf(const ClientMessage& message);
 Stage StageOf(const ServerMessage& message);
 
-// How a ClientSession reaches the server. Send queues the message and returns; it must not call
-// back into the session. An error means the message was not sent; the session then aborts.
+// How a ClientSession reaches the server. Send hands the message to the transport and returns;
+// it may block while the message is written, and should not hold a whole masked input back (the
+// session makes each chunk after the previous one was sent). It must not call back into the
+// session. An error means the message was not sent; the session then aborts.
 class SendToServer {
  public:
   virtual ~SendToServer() = default;

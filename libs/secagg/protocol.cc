@@ -165,17 +165,6 @@ std::string PackWords(absl::Span<const uint64_t> words, int modulus_bits) {
   return out;
 }
 
-void AddPackedWords(absl::string_view bytes, int modulus_bits, absl::Span<uint64_t> sum) {
-  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
-  if (modulus_bits == 64) {
-    for (size_t i = 0; i < sum.size(); ++i) sum[i] += LoadLittleEndian64(p + 8 * i);
-  } else {
-    for (size_t i = 0; i < sum.size(); ++i) {
-      sum[i] = static_cast<uint32_t>(sum[i] + LoadLittleEndian32(p + 4 * i));
-    }
-  }
-}
-
 absl::Status CheckHeader(const MessageHeader& header, const RoundContext& context, Stage stage,
                          absl::string_view client_id) {
   if (header.context != context) {

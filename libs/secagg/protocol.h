@@ -92,9 +92,6 @@ absl::Status ApplyMasks(std::vector<SignedMask>& masks, uint64_t first_word, int
 inline size_t WordBytes(int modulus_bits) { return static_cast<size_t>(modulus_bits / 8); }
 // The little-endian bytes of `words`.
 std::string PackWords(absl::Span<const uint64_t> words, int modulus_bits);
-// sum[i] += word i of `bytes`, mod 2^modulus_bits.
-// REQUIRES: bytes.size() == sum.size() * WordBytes(modulus_bits).
-void AddPackedWords(absl::string_view bytes, int modulus_bits, absl::Span<uint64_t> sum);
 
 // OK when a message is for `context`, at `stage`, from or to `client_id`; InvalidArgument
 // saying what differs otherwise.

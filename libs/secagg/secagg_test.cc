@@ -320,6 +320,23 @@ TEST(SecAggTest, OneDropoutPerStageAddsUpToTheMaximum) {
   round.ExpectSumOver(round.AllBut({Id(1), Id(3)}));
 }
 
+// The server unmasks and decodes the sum 2^16 words at a time, releasing each stretch as it
+// goes: a vector of a few stretches and a part, with a dropout whose pairwise masks must be
+// removed too, sums exactly in both moduli (the weight word last, after a partial page).
+TEST(SecAggTest, LongVectorsSumAcrossUnmaskingStretchesInBothModuli) {
+  for (int bits : {32, 64}) {
+    Round::Options options = Options(5);
+    options.config.modulus_bits = bits;
+    options.config.vector_length = 3 * (1 << 16) + 1234;
+    options.config.chunk_words = 10000;
+    options.silent_from[Id(1)] = Stage::kMaskedInput;
+    Round round(options);
+    round.Run();
+    ASSERT_EQ(round.server().stage(), Stage::kCompleted) << round.server().TakeResult().status();
+    round.ExpectSumOver(round.AllBut({Id(1)}));
+  }
+}
+
 class BelowThresholdTest : public ::testing::TestWithParam<Stage> {};
 
 TEST_P(BelowThresholdTest, AbortsWithAClearError) {

@@ -1,6 +1,11 @@
 #include "libs/secagg/server.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <set>
 #include <utility>
@@ -10,6 +15,7 @@
 #include "libs/common/status_macros.h"
 #include "libs/pki/pki.h"
 #include "libs/secagg/crypto.h"
+#include "libs/secagg/little_endian.h"
 #include "libs/secagg/protocol.h"
 #include "libs/secagg/shamir.h"
 
@@ -55,6 +61,98 @@ struct ServerRound {
   std::vector<std::string> commitments;
 };
 
+// The running sum of the masked inputs (the values' words, then the weight's), stored as
+// MaskedInputChunk::words are: little-endian words of the modulus width, so that at 2^32 it
+// takes 4 bytes a word, not the 8 of a uint64_t. Chunks add straight into it; the unmasking
+// reads it into 64-bit words, which the masks and the codecs work on.
+//
+// It lives in an anonymous mapping of its own rather than on the heap so that Release hands
+// the words the unmasking has decoded straight back to the system (munmap); memory freed to
+// malloc may stay with the process. The sum then shrinks while the doubles of the result grow,
+// and the round never holds both whole.
+class RunningSum {
+ public:
+  // A sum of `words` zero words. ResourceExhausted when the system has no room for it.
+  // REQUIRES: words > 0.
+  static absl::StatusOr<RunningSum> Create(uint64_t words, int modulus_bits) {
+    const size_t bytes = static_cast<size_t>(words) * internal::WordBytes(modulus_bits);
+    // Anonymous pages start as zeros and take memory only once written.
+    void* base = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "no memory for a running sum of ", words, " words: ", std::strerror(errno)));
+    }
+    return RunningSum(static_cast<uint8_t*>(base), words, modulus_bits);
+  }
+
+  RunningSum(RunningSum&& other) noexcept
+      : base_(std::exchange(other.base_, nullptr)),
+        words_(other.words_),
+        modulus_bits_(other.modulus_bits_),
+        released_bytes_(other.released_bytes_) {}
+  RunningSum& operator=(RunningSum&&) = delete;
+  ~RunningSum() {
+    if (base_ != nullptr && released_bytes_ < Bytes()) {
+      munmap(base_ + released_bytes_, Bytes() - released_bytes_);
+    }
+  }
+
+  uint64_t size() const { return words_; }
+
+  // Adds the packed words of a chunk (MaskedInputChunk::words) at word `first`, mod
+  // 2^modulus_bits.
+  // REQUIRES: packed.size() is a multiple of the word width, the chunk ends by size(), and
+  // nothing was released.
+  void Add(uint64_t first, absl::string_view packed) {
+    const auto* in = reinterpret_cast<const uint8_t*>(packed.data());
+    uint8_t* p = base_ + first * internal::WordBytes(modulus_bits_);
+    if (modulus_bits_ == 64) {
+      for (size_t i = 0; i < packed.size(); i += 8) {
+        internal::StoreLittleEndian64(
+            internal::LoadLittleEndian64(p + i) + internal::LoadLittleEndian64(in + i), p + i);
+      }
+    } else {
+      for (size_t i = 0; i < packed.size(); i += 4) {
+        internal::StoreLittleEndian32(
+            internal::LoadLittleEndian32(p + i) + internal::LoadLittleEndian32(in + i), p + i);
+      }
+    }
+  }
+
+  // out[i] = word first + i.
+  // REQUIRES: the words end by size() and were not released.
+  void Read(uint64_t first, absl::Span<uint64_t> out) const {
+    const uint8_t* p = base_ + first * internal::WordBytes(modulus_bits_);
+    if (modulus_bits_ == 64) {
+      for (size_t i = 0; i < out.size(); ++i) out[i] = internal::LoadLittleEndian64(p + 8 * i);
+    } else {
+      for (size_t i = 0; i < out.size(); ++i) out[i] = internal::LoadLittleEndian32(p + 4 * i);
+    }
+  }
+
+  // Gives the memory of words [0, end) back to the system, the whole pages of it; they must not
+  // be read or written again.
+  void Release(uint64_t end) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t through = end * internal::WordBytes(modulus_bits_) / page * page;
+    // On failure the pages stay mapped until the destructor unmaps them with the rest.
+    if (through > released_bytes_ &&
+        munmap(base_ + released_bytes_, through - released_bytes_) == 0) {
+      released_bytes_ = through;
+    }
+  }
+
+ private:
+  RunningSum(uint8_t* base, uint64_t words, int modulus_bits)
+      : base_(base), words_(words), modulus_bits_(modulus_bits) {}
+
+  size_t Bytes() const { return static_cast<size_t>(words_) * internal::WordBytes(modulus_bits_); }
+
+  uint8_t* base_;  // the mapping; null once moved from
+  uint64_t words_;
+  int modulus_bits_;
+  size_t released_bytes_ = 0;  // [base_, base_ + released_bytes_) is unmapped (whole pages)
+};
 }  // namespace
 
 // One stage of the server. The session routes to Handle only messages of this stage, from
@@ -148,7 +246,7 @@ class AbortedState final : public ServerState {
 class UnmaskingState final : public ServerState {
  public:
   UnmaskingState(ServerShared* shared, ServerRound round, std::vector<std::string> survivors,
-                 std::vector<uint64_t> sum)
+                 RunningSum sum)
       : ServerState(shared, survivors),
         round_(std::move(round)),
         survivors_(std::move(survivors)),
@@ -231,16 +329,29 @@ class UnmaskingState final : public ServerState {
         masks.push_back({std::move(mask), internal::AddsPairwiseMask(survivor, id)});
       }
     }
-    FLS_RETURN_IF_ERROR(
-        internal::ApplyMasks(masks, 0, shared_->config.modulus_bits, absl::MakeSpan(sum_)));
-    const FixedPointCodec values = ValueCodec(shared_->config);
+    const int bits = shared_->config.modulus_bits;
+    const uint64_t length = static_cast<uint64_t>(shared_->config.vector_length);
     SecAggResult result;
-    const size_t length = static_cast<size_t>(shared_->config.vector_length);
-    result.sum.resize(length);
-    for (size_t i = 0; i < length; ++i) result.sum[i] = values.Decode(sum_[i]);
-    result.total_weight = WeightCodec(shared_->config).Decode(sum_[length]);
     result.contributors = survivors_;
-    std::vector<uint64_t>().swap(sum_);
+    uint64_t weight = 0;  // the last word
+    sum_.Read(length, absl::MakeSpan(&weight, 1));
+    FLS_RETURN_IF_ERROR(internal::ApplyMasks(masks, length, bits, absl::MakeSpan(&weight, 1)));
+    result.total_weight = WeightCodec(shared_->config).Decode(weight);
+    // The values, a stretch at a time: unmasked in a 64-bit copy, decoded onto the end of the
+    // result, and released from the sum. The reserved doubles take memory only as they are
+    // written (a large allocation is fresh pages), so the result grows as the sum shrinks and
+    // the round peaks at about the size of the doubles (twice the sum at 2^32, as much at
+    // 2^64) instead of the two together.
+    const FixedPointCodec values = ValueCodec(shared_->config);
+    result.sum.reserve(static_cast<size_t>(length));
+    std::vector<uint64_t> words(static_cast<size_t>(std::min(length, kUnmaskStretchWords)));
+    for (uint64_t first = 0; first < length; first += words.size()) {
+      absl::Span<uint64_t> stretch = absl::MakeSpan(words).subspan(0, length - first);
+      sum_.Read(first, stretch);
+      FLS_RETURN_IF_ERROR(internal::ApplyMasks(masks, first, bits, stretch));
+      sum_.Release(first + stretch.size());
+      for (uint64_t word : stretch) result.sum.push_back(values.Decode(word));
+    }
     return std::make_pair(std::make_unique<CompletedState>(shared_, std::move(result)), Outbox{});
   }
 
@@ -299,10 +410,14 @@ class UnmaskingState final : public ServerState {
                                             " check failed): a client revealed a wrong share"));
   }
 
+  // Values per stretch of Finish: 512 KiB as 64-bit words, to which ApplyMasks applies the
+  // masks a cache-sized block at a time; each stretch gives back 256 or 512 KiB of the sum.
+  static constexpr uint64_t kUnmaskStretchWords = uint64_t{1} << 16;
+
   ServerRound round_;
   std::vector<std::string> survivors_;  // U3, sorted
   std::vector<bool> survived_;          // by participant index
-  std::vector<uint64_t> sum_;
+  RunningSum sum_;
   std::map<int, std::vector<ShamirShare>> seed_shares_;  // by owner
   std::map<int, std::vector<ShamirShare>> key_shares_;
 };
@@ -310,10 +425,9 @@ class UnmaskingState final : public ServerState {
 // Adds each client's masked vector, chunk by chunk, into one running sum.
 class MaskedInputState final : public ServerState {
  public:
-  MaskedInputState(ServerShared* shared, ServerRound round, std::vector<std::string> expected)
-      : ServerState(shared, expected),
-        round_(std::move(round)),
-        sum_(static_cast<size_t>(shared->config.vector_length) + 1, 0) {}
+  MaskedInputState(ServerShared* shared, ServerRound round, std::vector<std::string> expected,
+                   RunningSum sum)
+      : ServerState(shared, expected), round_(std::move(round)), sum_(std::move(sum)) {}
   Stage stage() const override { return Stage::kMaskedInput; }
 
   absl::Status Handle(const std::string& client, const ClientMessage& message) override {
@@ -339,8 +453,7 @@ class MaskedInputState final : public ServerState {
       return absl::InvalidArgumentError(absl::StrCat("a chunk of ", count, " words at word ", next,
                                                      " runs past the end (", total, ")"));
     }
-    internal::AddPackedWords(m.words, shared_->config.modulus_bits,
-                             absl::MakeSpan(sum_).subspan(next, count));
+    sum_.Add(next, m.words);
     next += count;
     if (next == total) MarkFinished(client);
     return absl::OkStatus();
@@ -372,7 +485,7 @@ class MaskedInputState final : public ServerState {
 
  private:
   ServerRound round_;
-  std::vector<uint64_t> sum_;
+  RunningSum sum_;
   std::map<std::string, uint64_t> received_;  // words added so far, by client
 };
 
@@ -447,9 +560,11 @@ class ShareKeysState final : public ServerState {
       outbox.emplace_back(
           id, SharesDelivery{shared_->Header(Stage::kMaskedInput, id), std::move(inbox[holder])});
     }
-    return std::make_pair(
-        std::make_unique<MaskedInputState>(shared_, std::move(round_), std::move(shared_keys)),
-        std::move(outbox));
+    const uint64_t words = static_cast<uint64_t>(shared_->config.vector_length) + 1;
+    FLS_ASSIGN_OR_RETURN(RunningSum sum, RunningSum::Create(words, shared_->config.modulus_bits));
+    auto next = std::make_unique<MaskedInputState>(shared_, std::move(round_),
+                                                   std::move(shared_keys), std::move(sum));
+    return std::make_pair(std::move(next), std::move(outbox));
   }
 
  private:

@@ -9,10 +9,14 @@
 // answered by then have dropped out.
 //
 // Memory: the masked inputs are added into one running sum as their chunks arrive, so the
-// session holds O(vector length) words plus O(clients x neighbours) keys and shares, however
-// many clients there are. The flip side: a chunk, once added, cannot be taken out again, so a
-// client whose masked input stops or breaks off after its first chunk leaves the round
-// unrecoverable and it aborts (to be restarted from the first stage, DESIGN.md §3).
+// session holds one word of the modulus width (4 or 8 bytes) per value plus O(clients x
+// neighbours) keys and shares, however many clients there are. The unmasking decodes the sum
+// into the result's doubles a stretch at a time and gives each decoded stretch of the sum back
+// to the system, so a round peaks at about one vector of doubles (8 bytes per value), not the
+// sum and the doubles together. The flip side of the running sum: a chunk, once added, cannot
+// be taken out again, so a client whose masked input stops or breaks off after its first chunk
+// leaves the round unrecoverable and it aborts (to be restarted from the first stage,
+// DESIGN.md §3).
 //
 // Validation. Each message must come from a client of the round (the transport-authenticated
 // identity must be the one in its header), for this round, of the current stage, not duplicated,

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "flsailer/v1/aggregator.grpc.pb.h"
@@ -16,14 +16,56 @@
 namespace flsailer::aggregator {
 namespace {
 
-// The session's outgoing messages wait here until the driving thread writes them.
-class QueueToServer : public secagg::SendToServer {
+using ExchangeStream = grpc::ClientReaderWriterInterface<v1::ClientEnvelope, v1::ServerEnvelope>;
+
+// Writes the session's messages to the Exchange stream as the session sends them. The session
+// sends its whole masked input from one OnMessage call, chunk by chunk; writing each chunk
+// before the next is made keeps one masked chunk in this process, where a queue would hold the
+// whole masked vector next to the values. Messages sent before Open (those of Start, which runs
+// before the call so that a bad key fails without reaching the aggregator) wait for it.
+class StreamToServer final : public secagg::SendToServer {
  public:
+  explicit StreamToServer(SecureSumReport* report) : report_(report) {}
+
   absl::Status Send(secagg::ClientMessage message) override {
-    queue.push_back(std::move(message));
+    if (stream_ == nullptr) {
+      waiting_.push_back(std::move(message));
+    } else {
+      Write(message);
+    }
     return absl::OkStatus();
   }
-  std::deque<secagg::ClientMessage> queue;
+
+  // Writes what waited, and from now on each message as it is sent.
+  void Open(ExchangeStream* stream) {
+    stream_ = stream;
+    for (const secagg::ClientMessage& message : waiting_) Write(message);
+    waiting_.clear();
+  }
+
+  // Half-closes the stream (once): the session has nothing more to send.
+  void Close() {
+    if (writes_open_) stream_->WritesDone();
+    writes_open_ = false;
+  }
+
+ private:
+  // A write fails only once the call has ended. Why it ended reaches the session through what
+  // the aggregator sent before (RunSecureSum reads on) or the call's status, so this message and
+  // any after it are dropped, as a broken connection drops them, and Send still succeeds.
+  void Write(const secagg::ClientMessage& message) {
+    if (!writes_open_) return;
+    v1::ClientEnvelope envelope = ToProto(message);
+    envelope.set_sequence(++sent_);
+    report_->bytes_sent += static_cast<int64_t>(envelope.ByteSizeLong());
+    if (!stream_->Write(envelope)) writes_open_ = false;
+  }
+
+  SecureSumReport* report_;
+  ExchangeStream* stream_ = nullptr;
+  std::vector<secagg::ClientMessage> waiting_;
+  bool writes_open_ = true;
+  uint64_t sent_ = 0;
 };
 
 bool Ended(secagg::Stage stage) {
@@ -42,35 +84,25 @@ absl::StatusOr<SecureSumReport> RunSecureSum(const std::shared_ptr<grpc::Channel
                                              const pki::KeyAndCertificate& key_and_certificate,
                                              const std::string& ca_pem, std::vector<double> values,
                                              double weight, absl::Duration timeout) {
-  QueueToServer outbox;
+  SecureSumReport report;
+  StreamToServer to_server(&report);
   FLS_ASSIGN_OR_RETURN(std::unique_ptr<secagg::ClientSession> session,
                        secagg::ClientSession::Create(config, context, key_and_certificate, ca_pem,
-                                                     std::move(values), weight, &outbox));
+                                                     std::move(values), weight, &to_server));
   FLS_RETURN_IF_ERROR(session->Start());
   auto stub = v1::SecureAggregation::NewStub(channel);
   grpc::ClientContext rpc_context;
   SetDeadline(&rpc_context, timeout);
   auto stream = stub->Exchange(&rpc_context);
 
-  // One thread: write what the session queued, then read the server's next message. The server
-  // reads on its own thread, so blocking writes cannot deadlock with its writes.
-  bool writes_open = true;
-  uint64_t sent = 0;
-  SecureSumReport report;
-  auto flush = [&]() {
-    while (writes_open && !outbox.queue.empty()) {
-      v1::ClientEnvelope envelope = ToProto(outbox.queue.front());
-      envelope.set_sequence(++sent);
-      outbox.queue.pop_front();
-      report.bytes_sent += static_cast<int64_t>(envelope.ByteSizeLong());
-      if (!stream->Write(envelope)) writes_open = false;
-    }
-    if (writes_open && Ended(session->stage())) {
-      stream->WritesDone();
-      writes_open = false;
-    }
+  // One thread: the session's replies are written while it handles a message (to_server), then
+  // the server's next message is read. The server reads on its own thread, so blocking writes
+  // cannot deadlock with its writes.
+  auto close_when_ended = [&]() {
+    if (Ended(session->stage())) to_server.Close();
   };
-  flush();
+  to_server.Open(stream.get());
+  close_when_ended();
   v1::ServerEnvelope envelope;
   absl::Status protocol_error;
   uint64_t received = 0;
@@ -88,10 +120,10 @@ absl::StatusOr<SecureSumReport> RunSecureSum(const std::shared_ptr<grpc::Channel
     }
     absl::Status handled = session->OnMessage(*message);
     (void)handled;  // an error aborts the session, which stage() and status() report
-    flush();
+    close_when_ended();
   }
   if (!protocol_error.ok()) rpc_context.TryCancel();
-  if (writes_open) stream->WritesDone();
+  to_server.Close();
   grpc::Status finished = stream->Finish();
 
   if (!protocol_error.ok()) return protocol_error;
