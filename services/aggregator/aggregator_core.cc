@@ -46,7 +46,7 @@ struct RoundState {
   absl::Time ended_at;
   size_t dropped_seen = 0;
   bool finished = false;
-  std::optional<RoundOutcome> outcome;
+  std::shared_ptr<const RoundOutcome> outcome;  // once finished
 };
 
 namespace {
@@ -205,14 +205,15 @@ void AggregatorCore::UpdateLocked(RoundState& round, absl::Time now) {
     round.stage_deadline = now + round.stage_timeout;
   }
   if (!Ended(stage)) return;
-  RoundOutcome outcome{round.session->TakeResult(), round.session->dropped_clients()};
+  auto outcome = std::make_shared<RoundOutcome>(
+      RoundOutcome{round.session->TakeResult(), round.session->dropped_clients()});
   for (auto& [id, slot] : round.clients) {
     if (slot.ended) continue;
     slot.ended = true;
-    slot.end_status = outcome.result.ok() ? absl::OkStatus() : outcome.result.status();
+    slot.end_status = outcome->result.ok() ? absl::OkStatus() : outcome->result.status();
   }
   if (metrics_ != nullptr) {
-    (outcome.result.ok() ? metrics_->RoundsCompleted() : metrics_->RoundsAborted()).Increment();
+    (outcome->result.ok() ? metrics_->RoundsCompleted() : metrics_->RoundsAborted()).Increment();
     metrics_->RoundSeconds().Observe(absl::ToDoubleSeconds(now - round.opened));
   }
   round.outcome = std::move(outcome);
@@ -221,8 +222,8 @@ void AggregatorCore::UpdateLocked(RoundState& round, absl::Time now) {
   round.session.reset();
 }
 
-absl::StatusOr<RoundOutcome> AggregatorCore::AwaitResult(const secagg::RoundContext& context,
-                                                         absl::Time deadline) {
+absl::StatusOr<std::shared_ptr<const RoundOutcome>> AggregatorCore::AwaitResult(
+    const secagg::RoundContext& context, absl::Time deadline) {
   std::shared_ptr<RoundState> round;
   {
     absl::MutexLock lock(&mu_);
@@ -240,16 +241,15 @@ absl::StatusOr<RoundOutcome> AggregatorCore::AwaitResult(const secagg::RoundCont
     return absl::DeadlineExceededError(
         absl::StrCat(secagg::DescribeContext(context), " is still running"));
   }
+  return round->outcome;
+}
+
+void AggregatorCore::Forget(const secagg::RoundContext& context) {
+  absl::MutexLock lock(&mu_);
   auto it = rounds_.find(Key{context.job_id, context.round});
-  if (it == rounds_.end() || it->second != round || !round->outcome.has_value()) {
-    return absl::NotFoundError(
-        absl::StrCat("the result of ", secagg::DescribeContext(context), " was already fetched"));
-  }
-  RoundOutcome outcome = std::move(*round->outcome);
-  round->outcome.reset();
+  if (it == rounds_.end() || !it->second->finished) return;
   rounds_.erase(it);
   if (metrics_ != nullptr) metrics_->RoundsOpen().Decrement();
-  return outcome;
 }
 
 int AggregatorCore::rounds() const {

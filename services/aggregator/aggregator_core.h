@@ -8,9 +8,11 @@
 // periodically by the server, calls ServerSession::CloseStage); the clients that have not
 // answered drop out.
 //
-// Memory: per round the session's running sum (O(vector length)), its keys and shares, and the
-// per-client queues of server messages not yet written (a few small messages each). A finished
-// round keeps only its result until AwaitResult fetches it; the session is released at once.
+// Memory: per round the session's running sum (one word of the modulus width per value), its
+// keys and shares, and the per-client queues of server messages not yet written (a few small
+// messages each). The unmasking turns the sum into the result's doubles (8 bytes per value) while
+// giving the sum back; a finished round keeps only that result until Forget (after the result
+// was delivered) or its retention ends, and the session is released at once.
 //
 // Thread safety: thread-safe. One mutex guards every round (the sessions are not thread-safe);
 // the masked input of concurrent clients is therefore added one chunk at a time.
@@ -107,12 +109,16 @@ class AggregatorCore {
   // Closes every stage whose deadline has passed; forgets results kept past their retention.
   void Tick(absl::Time now = absl::Now());
 
-  // Waits until the round has finished, at most until `deadline`, then returns its outcome and
-  // forgets the round. NotFound: no such round; DeadlineExceeded: still running (it stays).
-  absl::StatusOr<RoundOutcome> AwaitResult(const secagg::RoundContext& context,
-                                           absl::Time deadline);
+  // Waits until the round has finished, at most until `deadline`, then returns its outcome; the
+  // round stays until Forget, so a delivery that fails can be asked for again. NotFound: no such
+  // round; DeadlineExceeded: still running.
+  absl::StatusOr<std::shared_ptr<const RoundOutcome>> AwaitResult(
+      const secagg::RoundContext& context, absl::Time deadline);
 
-  // Rounds registered (running or finished and not yet fetched).
+  // Forgets a finished round (its result was delivered). Running or unknown rounds: no effect.
+  void Forget(const secagg::RoundContext& context);
+
+  // Rounds registered (running, or finished and not yet forgotten).
   int rounds() const;
 
  private:

@@ -105,7 +105,7 @@ class AggregatorCoreTest : public ::testing::Test {
   std::unique_ptr<AggregatorCore> core_;
 };
 
-TEST_F(AggregatorCoreTest, RunsARoundAndForgetsItOnceFetched) {
+TEST_F(AggregatorCoreTest, RunsARoundAndForgetsItOnceDelivered) {
   secagg::RoundContext round{"job", 1};
   ASSERT_TRUE(core_->OpenRound(round, {"a", "b", "c"}, Config(), absl::Minutes(1)).ok());
   std::vector<std::unique_ptr<Client>> clients;
@@ -122,13 +122,17 @@ TEST_F(AggregatorCoreTest, RunsARoundAndForgetsItOnceFetched) {
   }
   auto outcome = core_->AwaitResult(round, absl::Now());
   ASSERT_TRUE(outcome.ok()) << outcome.status();
-  ASSERT_TRUE(outcome->result.ok()) << outcome->result.status();
-  EXPECT_THAT(outcome->result->contributors, ElementsAre("a", "b", "c"));
-  EXPECT_DOUBLE_EQ(outcome->result->total_weight, 6.0);
+  ASSERT_TRUE((*outcome)->result.ok()) << (*outcome)->result.status();
+  EXPECT_THAT((*outcome)->result->contributors, ElementsAre("a", "b", "c"));
+  EXPECT_DOUBLE_EQ((*outcome)->result->total_weight, 6.0);
   for (int j = 0; j < 64; ++j) {
-    EXPECT_NEAR(outcome->result->sum[j], Values(0)[j] + Values(1)[j] + Values(2)[j],
+    EXPECT_NEAR((*outcome)->result->sum[j], Values(0)[j] + Values(1)[j] + Values(2)[j],
                 3 * std::ldexp(1.0, -24));
   }
+  // The result stays until it was delivered and forgotten.
+  EXPECT_EQ(core_->rounds(), 1);
+  EXPECT_TRUE(core_->AwaitResult(round, absl::Now()).ok());
+  core_->Forget(round);
   EXPECT_EQ(core_->rounds(), 0);
   EXPECT_EQ(core_->AwaitResult(round, absl::Now()).status().code(), absl::StatusCode::kNotFound);
 }
@@ -169,12 +173,14 @@ TEST_F(AggregatorCoreTest, TickClosesStagesAndTheRoundGoesOnWithoutTheMissingCli
   Pump(clients);
   auto outcome = core_->AwaitResult(round, absl::Now());
   ASSERT_TRUE(outcome.ok()) << outcome.status();
-  ASSERT_TRUE(outcome->result.ok()) << outcome->result.status();
-  EXPECT_THAT(outcome->result->contributors, ElementsAre("a", "c"));
-  ASSERT_EQ(outcome->dropped.size(), 1u);
-  EXPECT_EQ(outcome->dropped[0].client_id, "b");
-  auto late = core_->Connect(round, "b");
-  EXPECT_EQ(late.status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE((*outcome)->result.ok()) << (*outcome)->result.status();
+  EXPECT_THAT((*outcome)->result->contributors, ElementsAre("a", "c"));
+  ASSERT_EQ((*outcome)->dropped.size(), 1u);
+  EXPECT_EQ((*outcome)->dropped[0].client_id, "b");
+  // Too late: the round has ended; once forgotten, it is unknown.
+  EXPECT_EQ(core_->Connect(round, "b").status().code(), absl::StatusCode::kFailedPrecondition);
+  core_->Forget(round);
+  EXPECT_EQ(core_->Connect(round, "b").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(AggregatorCoreTest, TooFewClientsAbortTheRound) {
@@ -192,7 +198,7 @@ TEST_F(AggregatorCoreTest, TooFewClientsAbortTheRound) {
   EXPECT_FALSE((*a)->end_status().ok());
   auto outcome = core_->AwaitResult(round, absl::Now());
   ASSERT_TRUE(outcome.ok()) << outcome.status();
-  EXPECT_FALSE(outcome->result.ok());
+  EXPECT_FALSE((*outcome)->result.ok());
 }
 
 TEST_F(AggregatorCoreTest, UnfetchedResultsExpire) {

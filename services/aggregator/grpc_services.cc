@@ -161,7 +161,7 @@ grpc::Status AggregatorControlService::GetResult(grpc::ServerContext* context,
       request->wait_ms() > 0
           ? std::min(call_deadline, absl::Now() + absl::Milliseconds(request->wait_ms()))
           : call_deadline;
-  absl::StatusOr<RoundOutcome> outcome;
+  absl::StatusOr<std::shared_ptr<const RoundOutcome>> outcome;
   while (true) {
     if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
     absl::Time until = std::min(wait_deadline, absl::Now() + absl::Seconds(1));
@@ -170,20 +170,22 @@ grpc::Status AggregatorControlService::GetResult(grpc::ServerContext* context,
     if (absl::Now() >= wait_deadline) break;
   }
   if (!outcome.ok()) return rpc::ToGrpcStatus(outcome.status());
-
+  // The round is forgotten only once its result went out whole: a stream that breaks off can be
+  // asked for again.
+  const RoundOutcome& finished = **outcome;
   v1::RoundResultChunk summary_message;
   v1::RoundSummary* summary = summary_message.mutable_summary();
-  for (const secagg::DroppedClient& d : outcome->dropped) summary->add_dropped(d.client_id);
-  if (!outcome->result.ok()) {
+  for (const secagg::DroppedClient& d : finished.dropped) summary->add_dropped(d.client_id);
+  if (!finished.result.ok()) {
     summary->set_aborted(true);
-    summary->set_error(std::string(outcome->result.status().message()));
+    summary->set_error(std::string(finished.result.status().message()));
     Log(Level::kWarning, "secagg_round_aborted",
         {{"job", round.job_id}, {"round", round.round},
-         {"error", outcome->result.status().message()}});
-    writer->Write(summary_message);
+         {"error", finished.result.status().message()}});
+    if (writer->Write(summary_message)) core_->Forget(round);
     return grpc::Status::OK;
   }
-  const secagg::SecAggResult& result = *outcome->result;
+  const secagg::SecAggResult& result = *finished.result;
   summary->set_total_weight(result.total_weight);
   for (const std::string& id : result.contributors) summary->add_contributors(id);
   v1::MessageHeader header;
@@ -198,6 +200,7 @@ grpc::Status AggregatorControlService::GetResult(grpc::ServerContext* context,
   if (!sent || !writer->Write(summary_message)) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the result stream broke off");
   }
+  core_->Forget(round);
   Log(Level::kInfo, "secagg_round_completed",
       {{"job", round.job_id}, {"round", round.round},
        {"contributors", static_cast<int64_t>(result.contributors.size())},
