@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/common/status_macros.h"
 #include "libs/common/text.h"
+#include "libs/telemetry/process_metrics.h"
 // Last: httplib.h pulls in <resolv.h>, whose _res macro breaks headers included after it.
 #include "httplib.h"
 
@@ -78,7 +79,9 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
   });
   prometheus::Registry* registry = m->registry_.get();
   server.Get("/metrics", [registry](const httplib::Request&, httplib::Response& response) {
-    response.set_content(prometheus::TextSerializer().Serialize(registry->Collect()),
+    std::vector<prometheus::MetricFamily> families = registry->Collect();
+    for (prometheus::MetricFamily& f : ProcessMetrics()) families.push_back(std::move(f));
+    response.set_content(prometheus::TextSerializer().Serialize(families),
                          "text/plain; version=0.0.4; charset=utf-8");
   });
   if (where.port == 0) {

@@ -45,8 +45,8 @@ prometheus::Family<prometheus::Histogram>& HistogramFamily(prometheus::Registry&
                                                            absl::string_view name,
                                                            absl::string_view help);
 
-// An HTTP server exposing a registry at /metrics (Prometheus text format 0.0.4), running until
-// destroyed. Served by cpp-httplib: prometheus-cpp's own civetweb exposer fails to start inside
+// An HTTP server exposing a registry at /metrics (Prometheus text format 0.0.4), with the
+// standard process_* series (process_metrics.h) added to every scrape, running until destroyed. Served by cpp-httplib: prometheus-cpp's own civetweb exposer fails to start inside
 // processes that also link gRPC, OpenSSL and cpp-httplib (mg_start returns no context).
 class MetricsServer {
  public:

@@ -80,6 +80,9 @@ TEST(MetricsServerTest, ServesCountersGaugesAndHistogramsOnAnEphemeralPort) {
   ASSERT_THAT(response, HasSubstr("HTTP/1.1 200"));
   EXPECT_THAT(response, HasSubstr("# TYPE flsailer_test_rounds_total counter"));
   EXPECT_THAT(response, HasSubstr("# HELP flsailer_test_phase_seconds Phase durations."));
+  // Every service's resource use (process_metrics.h).
+  EXPECT_THAT(response, HasSubstr("# TYPE process_resident_memory_bytes gauge"));
+  EXPECT_THAT(response, HasSubstr("# TYPE process_cpu_seconds_total counter"));
   EXPECT_EQ(SampleValue(response, "flsailer_test_rounds_total{job=\"job-1\"}"), 3);
   EXPECT_EQ(SampleValue(response, "flsailer_test_clients_connected"), 7);
   EXPECT_EQ(SampleValue(response, "flsailer_test_phase_seconds_count{phase=\"train\"}"), 2);

@@ -42,6 +42,7 @@ struct RoundState {
   absl::Duration stage_timeout;
   secagg::Stage stage = secagg::Stage::kAdvertiseKeys;
   absl::Time stage_deadline;
+  absl::Time stage_opened;
   absl::Time opened;
   absl::Time ended_at;
   size_t dropped_seen = 0;
@@ -127,6 +128,7 @@ absl::Status AggregatorCore::OpenRound(const secagg::RoundContext& context,
   round->stage = round->session->stage();
   round->stage_deadline = now + stage_timeout;
   round->opened = now;
+  round->stage_opened = now;
   absl::MutexLock lock(&mu_);
   Key key{context.job_id, context.round};
   if (rounds_.count(key) > 0) {
@@ -201,7 +203,11 @@ void AggregatorCore::UpdateLocked(RoundState& round, absl::Time now) {
   }
   secagg::Stage stage = round.session->stage();
   if (stage != round.stage) {
+    if (metrics_ != nullptr) {
+      metrics_->StageSeconds(round.stage).Observe(absl::ToDoubleSeconds(now - round.stage_opened));
+    }
     round.stage = stage;
+    round.stage_opened = now;
     round.stage_deadline = now + round.stage_timeout;
   }
   if (!Ended(stage)) return;

@@ -22,6 +22,20 @@ AggregatorMetrics::AggregatorMetrics(prometheus::Registry& registry)
                    .Add({})),
       seconds_(telemetry::HistogramFamily(registry, "secagg_round_seconds",
                                           "Duration of secure-aggregation rounds, open to end")
-                   .Add({}, telemetry::DurationBuckets())) {}
+                   .Add({}, telemetry::DurationBuckets())),
+      stage_seconds_(telemetry::HistogramFamily(registry, "secagg_stage_seconds",
+                                                "Time secure-aggregation rounds spent per stage")) {}
+
+prometheus::Histogram& AggregatorMetrics::StageSeconds(secagg::Stage stage) {
+  const char* name = "other";
+  switch (stage) {
+    case secagg::Stage::kAdvertiseKeys: name = "advertise_keys"; break;
+    case secagg::Stage::kShareKeys: name = "share_keys"; break;
+    case secagg::Stage::kMaskedInput: name = "masked_input"; break;
+    case secagg::Stage::kUnmasking: name = "unmasking"; break;
+    default: break;
+  }
+  return stage_seconds_.Add({{"stage", name}}, telemetry::DurationBuckets());
+}
 
 }  // namespace flsailer::aggregator

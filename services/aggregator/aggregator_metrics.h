@@ -10,6 +10,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "libs/secagg/messages.h"
 
 namespace flsailer::aggregator {
 
@@ -23,6 +24,9 @@ class AggregatorMetrics {
   prometheus::Gauge& RoundsOpen() { return open_; }
   prometheus::Counter& ClientsDropped() { return dropped_; }
   prometheus::Histogram& RoundSeconds() { return seconds_; }
+  // How long a round spent in `stage` (advertise keys to unmasking), until the next stage began
+  // or the round ended.
+  prometheus::Histogram& StageSeconds(secagg::Stage stage);
 
  private:
   prometheus::Counter& opened_;
@@ -31,6 +35,7 @@ class AggregatorMetrics {
   prometheus::Gauge& open_;
   prometheus::Counter& dropped_;
   prometheus::Histogram& seconds_;
+  prometheus::Family<prometheus::Histogram>& stage_seconds_;
 };
 
 }  // namespace flsailer::aggregator

@@ -26,7 +26,10 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry& registry)
       bytes_received_(CounterFamily(registry, "received_bytes_total",
                                     "Tensor bytes received from clients").Add({})),
       bytes_sent_(CounterFamily(registry, "sent_bytes_total", "Tensor and file bytes sent")
-                      .Add({})) {}
+                      .Add({})) {
+  // Every state from the start, so that "no failed jobs" reads 0 rather than no data.
+  for (const char* state : {"running", "finished", "failed"}) JobsByState(state);
+}
 
 prometheus::Counter& CoordinatorMetrics::Rounds(const std::string& job) {
   return rounds_.Add({{"job_id", job}});

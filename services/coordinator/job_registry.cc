@@ -411,6 +411,10 @@ void JobRegistry::Observe(Entry& entry) {
     int64_t connected = 0;
     for (const auto& [id, seen] : entry.last_seen) connected += now - seen < absl::Seconds(30);
     m->ClientsConnected(job).Set(static_cast<double>(connected));
+    // Counters exist from the job's start at 0, so dashboards and alerts see them before the
+    // first round or dropout.
+    m->Rounds(job);
+    m->ClientsDropped(job);
     if (auto selection = entry.runner->Selection(); selection.has_value()) {
       m->SelectedFeatures(job).Set(static_cast<double>(selection->peaks.size()));
     }
