@@ -41,14 +41,7 @@ for h5ad in "$out"/sites/*.h5ad; do
   "$flsailer" pki issue --dir "$pki" --kind institution --id "$id" >/dev/null
 done
 
-# await_listening LOG: until the service logging to LOG is listening.
-await_listening() {
-  for _ in $(seq 50); do
-    grep -q "event=listening" "$1" && return 0
-    sleep 0.2
-  done
-  echo "no service listening per $1"; tail -5 "$1"; exit 1
-}
+source scripts/wait_lib.sh
 
 echo "== 3. secure aggregator on 127.0.0.1:$aggregator_port," \
   "coordinator on 127.0.0.1:$port (REST on 127.0.0.1:$rest_port)"
@@ -57,7 +50,7 @@ echo "== 3. secure aggregator on 127.0.0.1:$aggregator_port," \
   2> "$out/aggregator.log" &
 aggregator_pid=$!
 pids+=("$aggregator_pid")
-await_listening "$out/aggregator.log"
+await_log "$out/aggregator.log" "event=listening"
 "$flsailer" coordinator --listen "127.0.0.1:$port" --rest-listen "127.0.0.1:$rest_port" \
   --state-dir "$out/coordinator" --aggregator "127.0.0.1:$aggregator_port" \
   --ca "$pki/ca.pem" --cert "$pki/coordinator.pem" --key "$pki/coordinator.key" \
@@ -66,7 +59,7 @@ coordinator_pid=$!
 pids+=("$coordinator_pid")
 admin=(--coordinator "localhost:$port" --ca "$pki/ca.pem" --cert "$pki/operator.pem"
        --key "$pki/operator.key")
-await_listening "$out/coordinator.log"
+await_log "$out/coordinator.log" "event=listening"
 
 echo "== 4. submit the job"
 ids="$(IFS=,; echo "${institutions[*]}")"

@@ -27,14 +27,7 @@ make_federation() {
   done
 }
 
-# await_listening LOG K: until LOG holds K "listening" lines.
-await_listening() {
-  for _ in $(seq 100); do
-    [ "$(grep -c 'event=listening' "$1" || true)" -ge "$2" ] && return 0
-    sleep 0.1
-  done
-  echo "FAIL: no service listening per $1"; tail -5 "$1"; exit 1
-}
+source scripts/wait_lib.sh
 
 # start_coordinator K: starts it (again) and waits for its K-th "listening" line in the log. The
 # first call also starts the secure aggregator every job's sums go through.
@@ -45,14 +38,14 @@ start_coordinator() {
       2>> "$work/aggregator.log" &
     aggregator=$!
     pids+=("$aggregator")
-    await_listening "$work/aggregator.log" 1
+    await_log "$work/aggregator.log" "event=listening"
   fi
   "$flsailer" coordinator --listen "127.0.0.1:$port" --state-dir "$work/state" "${tls[@]}" \
     --cert "$work/pki/coordinator.pem" --key "$work/pki/coordinator.key" \
     --aggregator "127.0.0.1:$aggregator_port" 2>> "$work/coordinator.log" &
   coordinator=$!
   pids+=("$coordinator")
-  await_listening "$work/coordinator.log" "$1"
+  await_log "$work/coordinator.log" "event=listening" "$1"
 }
 
 # start_client ID JOB: a client process for institution ID in JOB; its pid in `client_pid`.
