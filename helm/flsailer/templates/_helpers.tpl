@@ -1,0 +1,189 @@
+{{/* Chart name, truncated to 63 characters. */}}
+{{- define "flsailer.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Fully qualified app name; room is left for the component suffixes. */}}
+{{- define "flsailer.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "flsailer.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels of every object. */}}
+{{- define "flsailer.labels" -}}
+helm.sh/chart: {{ include "flsailer.chart" . }}
+{{ include "flsailer.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: flsailer
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "flsailer.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "flsailer.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Selector labels of one component: (dict "root" $ "component" "coordinator"). */}}
+{{- define "flsailer.componentSelectorLabels" -}}
+{{ include "flsailer.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "flsailer.componentLabels" -}}
+{{ include "flsailer.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* Selector labels of one institution's client: (dict "root" $ "id" "hospital-a"). */}}
+{{- define "flsailer.clientSelectorLabels" -}}
+{{ include "flsailer.componentSelectorLabels" (dict "root" .root "component" "client") }}
+flsailer.io/institution: {{ .id }}
+{{- end -}}
+
+{{- define "flsailer.command" -}}
+command:
+  {{- toYaml .Values.image.command | nindent 2 }}
+{{- end -}}
+
+{{- define "flsailer.image" -}}
+{{- printf "%s:%s" .Values.image.repository (toString .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "flsailer.coordinatorName" -}}{{ include "flsailer.fullname" . }}-coordinator{{- end -}}
+{{- define "flsailer.aggregatorName" -}}{{ include "flsailer.fullname" . }}-aggregator{{- end -}}
+
+{{/* The aggregator address handed to the coordinator (and by it to the clients). */}}
+{{- define "flsailer.aggregatorAddress" -}}
+{{- if .Values.coordinator.aggregatorAddress -}}
+{{- .Values.coordinator.aggregatorAddress -}}
+{{- else -}}
+{{- printf "%s:%d" (include "flsailer.aggregatorName" .) (int .Values.aggregator.ports.grpc) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding a server's certificate: (dict "root" $ "component" "coordinator"). */}}
+{{- define "flsailer.serverTlsSecret" -}}
+{{- $values := index .root.Values .component -}}
+{{- if eq .root.Values.tls.source "certManager" -}}
+{{- default (printf "%s-%s-tls" (include "flsailer.fullname" .root) .component) $values.tls.certificateSecretName -}}
+{{- else -}}
+{{- required (printf "%s.tls.existingSecret is required with tls.source=secrets" .component) $values.tls.existingSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding an institution's certificate: (dict "root" $ "inst" $institution). */}}
+{{- define "flsailer.clientTlsSecret" -}}
+{{- $tls := default dict .inst.tls -}}
+{{- if eq .root.Values.tls.source "certManager" -}}
+{{- default (printf "%s-%s-tls" (include "flsailer.fullname" .root) .inst.id) $tls.certificateSecretName -}}
+{{- else -}}
+{{- required (printf "institutions[%s].tls.existingSecret is required with tls.source=secrets" .inst.id) $tls.existingSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{/* --ca/--cert/--key of a container whose certificate Secret is mounted at tls.mountPath. */}}
+{{- define "flsailer.tlsArgs" -}}
+- --ca
+- {{ .Values.tls.mountPath }}/ca.crt
+- --cert
+- {{ .Values.tls.mountPath }}/tls.crt
+- --key
+- {{ .Values.tls.mountPath }}/tls.key
+{{- end -}}
+
+{{/* Pod-level settings shared by every workload: (dict "root" $ "values" $componentValues). */}}
+{{- define "flsailer.podSpecCommon" -}}
+{{- $root := .root -}}
+{{- with $root.Values.imagePullSecrets }}
+imagePullSecrets:
+{{- range . }}
+  - name: {{ . }}
+{{- end }}
+{{- end }}
+automountServiceAccountToken: false
+enableServiceLinks: false
+{{- if $root.Values.hostNetwork }}
+hostNetwork: true
+dnsPolicy: ClusterFirstWithHostNet
+{{- end }}
+securityContext:
+  {{- toYaml $root.Values.podSecurityContext | nindent 2 }}
+{{- with .values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* Volumes every workload has: the certificate Secret and /tmp. (dict "root" $ "secret" NAME) */}}
+{{- define "flsailer.commonVolumes" -}}
+- name: tls
+  secret:
+    secretName: {{ .secret }}
+    defaultMode: 0440           # keys ca.crt, tls.crt, tls.key; rotated files are picked up
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .root.Values.tmpSizeLimit }}
+{{- end -}}
+
+{{- define "flsailer.commonVolumeMounts" -}}
+- name: tls
+  mountPath: {{ .Values.tls.mountPath }}
+  readOnly: true
+- name: tmp
+  mountPath: /tmp
+{{- end -}}
+
+{{- define "flsailer.commonEnv" -}}
+- name: HOME
+  value: /tmp
+- name: TMPDIR
+  value: /tmp
+{{- end -}}
+
+{{- define "flsailer.tcpProbes" -}}
+startupProbe:
+  tcpSocket: {port: {{ .port }}}
+  {{- toYaml .root.Values.probes.startup | nindent 2 }}
+readinessProbe:
+  tcpSocket: {port: {{ .port }}}
+  {{- toYaml .root.Values.probes.readiness | nindent 2 }}
+livenessProbe:
+  tcpSocket: {port: {{ .port }}}
+  {{- toYaml .root.Values.probes.liveness | nindent 2 }}
+{{- end -}}
+
+{{/* The cert-manager Certificate spec common to every identity. */}}
+{{- define "flsailer.certificateCommon" -}}
+duration: {{ .Values.tls.certManager.duration }}
+renewBefore: {{ .Values.tls.certManager.renewBefore }}
+privateKey:
+  algorithm: ECDSA
+  size: 256
+  encoding: PKCS8
+  rotationPolicy: Always
+issuerRef:
+  {{- toYaml .Values.tls.certManager.issuerRef | nindent 2 }}
+{{- end -}}
