@@ -1,11 +1,10 @@
 // The aggregator over real gRPC and mutual TLS on loopback: a federation CA made for the test,
 // the aggregator on port 0, the coordinator's identity opening rounds and fetching sums, and
 // institution threads running RunSecureSum.
-#include <unistd.h>
-
 #include <cmath>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,11 +13,9 @@
 #include "gmock/gmock.h"
 #include "flsailer/v1/aggregator.grpc.pb.h"
 #include "grpcpp/client_context.h"
-#include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
-#include "libs/common/file_io.h"
 #include "libs/pki/pki.h"
-#include "libs/rpc/credentials.h"
+#include "libs/rpc/test_federation.h"
 #include "libs/secagg/client.h"
 #include "services/aggregator/proto_convert.h"
 #include "services/aggregator/secagg_client.h"
@@ -32,21 +29,17 @@ using ::testing::ElementsAre;
 class AggregatorGrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = absl::StrCat(::testing::TempDir(), "/aggregator_grpc_test_", getpid(), "_",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    ASSERT_TRUE(MakeDirectories(dir_).ok());
-    auto ca = pki::CreateCa("test federation", pki::ValidFor(absl::Hours(24)));
-    ASSERT_TRUE(ca.ok()) << ca.status();
-    ca_ = *ca;
-    ASSERT_TRUE(WriteFile(dir_ + "/ca.pem", ca_.cert_pem));
-    Issue(pki::IdentityKind::kServer, "aggregator");
-    Issue(pki::IdentityKind::kServer, "coordinator");
+    auto federation = rpc::TestFederation::Create("aggregator_grpc_test");
+    ASSERT_TRUE(federation.ok()) << federation.status();
+    federation_.emplace(std::move(*federation));
+    ASSERT_TRUE(federation_->Issue(pki::IdentityKind::kServer, "aggregator").ok());
+    ASSERT_TRUE(federation_->Issue(pki::IdentityKind::kServer, "coordinator").ok());
     for (const char* id : {"hospital-a", "hospital-b", "hospital-c"}) {
-      Issue(pki::IdentityKind::kInstitution, id);
+      ASSERT_TRUE(federation_->Issue(pki::IdentityKind::kInstitution, id).ok());
     }
     AggregatorOptions options;
     options.listen = "127.0.0.1:0";
-    options.credentials = Credentials("aggregator");
+    options.credentials = federation_->Credentials("aggregator");
     options.coordinator_id = "coordinator";
     options.tick_interval = absl::Milliseconds(50);
     options.metrics_listen = "127.0.0.1:0";
@@ -59,33 +52,11 @@ class AggregatorGrpcTest : public ::testing::Test {
     if (server_ != nullptr) server_->Shutdown();
   }
 
-  bool WriteFile(const std::string& path, const std::string& text) {
-    auto out = AtomicOutputFile::Create(path);
-    return out.ok() && (*out)->Write(text).ok() && (*out)->Close().ok();
-  }
-  void Issue(pki::IdentityKind kind, const std::string& id) {
-    pki::CertificateRequest request;
-    request.identity = {kind, id};
-    if (kind == pki::IdentityKind::kServer) request.ip_addresses = {"127.0.0.1"};
-    request.validity = pki::ValidFor(absl::Hours(1));
-    auto pair = pki::IssueCertificate(ca_, request);
-    ASSERT_TRUE(pair.ok()) << pair.status();
-    keys_[id] = *pair;
-    ASSERT_TRUE(pki::WriteKeyAndCertificate(*pair, absl::StrCat(dir_, "/", id, ".key"),
-                                            absl::StrCat(dir_, "/", id, ".pem"))
-                    .ok());
-  }
-  rpc::CredentialsOptions Credentials(const std::string& id) const {
-    rpc::CredentialsOptions c;
-    c.ca_cert_path = dir_ + "/ca.pem";
-    c.cert_path = absl::StrCat(dir_, "/", id, ".pem");
-    c.key_path = absl::StrCat(dir_, "/", id, ".key");
-    return c;
-  }
   std::shared_ptr<grpc::Channel> Channel(const std::string& id) const {
-    auto credentials = rpc::ChannelCredentials(Credentials(id));
-    EXPECT_TRUE(credentials.ok()) << credentials.status();
-    return grpc::CreateChannel(address_, *credentials);
+    return federation_->Channel(address_, id);
+  }
+  const pki::KeyAndCertificate& Keys(const std::string& id) const {
+    return federation_->key_and_certificate(id);
   }
 
   static secagg::SecAggConfig Config(int threshold = 0) {
@@ -113,9 +84,9 @@ class AggregatorGrpcTest : public ::testing::Test {
     for (size_t k = 0; k < clients.size(); ++k) {
       threads.emplace_back([&, k] {
         int c = clients[k];
-        auto report = RunSecureSum(Channel(names[c]), Config(threshold), round, keys_[names[c]],
-                                   ca_.cert_pem, Values(c, Config().vector_length), 10.0 * (c + 1),
-                                   absl::Seconds(60));
+        auto report = RunSecureSum(Channel(names[c]), Config(threshold), round, Keys(names[c]),
+                                   federation_->ca().cert_pem, Values(c, Config().vector_length),
+                                   10.0 * (c + 1), absl::Seconds(60));
         statuses[k] = report.status();
       });
     }
@@ -123,9 +94,7 @@ class AggregatorGrpcTest : public ::testing::Test {
     for (size_t k = 0; k < clients.size(); ++k) (*outcomes)[names[clients[k]]] = statuses[k];
   }
 
-  std::string dir_;
-  pki::KeyAndCertificate ca_;
-  std::map<std::string, pki::KeyAndCertificate> keys_;
+  std::optional<rpc::TestFederation> federation_;
   std::unique_ptr<AggregatorServer> server_;
   std::string address_;
 };
@@ -207,8 +176,9 @@ TEST_F(AggregatorGrpcTest, AnInstitutionWhoseStreamBreaksOffDropsOut) {
   {
     // hospital-b advertises its keys, then its stream breaks off.
     Outbox outbox;
-    auto session = secagg::ClientSession::Create(Config(), round, keys_["hospital-b"],
-                                                 ca_.cert_pem, Values(1, 1000), 1.0, &outbox);
+    auto session =
+        secagg::ClientSession::Create(Config(), round, Keys("hospital-b"),
+                                      federation_->ca().cert_pem, Values(1, 1000), 1.0, &outbox);
     ASSERT_TRUE(session.ok()) << session.status();
     ASSERT_TRUE((*session)->Start().ok());
     auto stub = v1::SecureAggregation::NewStub(Channel("hospital-b"));
@@ -242,8 +212,9 @@ TEST_F(AggregatorGrpcTest, AnEnvelopeOutOfSequenceEndsTheStream) {
                         absl::Seconds(30))
                   .ok());
   Outbox outbox;
-  auto session = secagg::ClientSession::Create(Config(), round, keys_["hospital-a"], ca_.cert_pem,
-                                               Values(0, 1000), 1.0, &outbox);
+  auto session = secagg::ClientSession::Create(Config(), round, Keys("hospital-a"),
+                                               federation_->ca().cert_pem, Values(0, 1000), 1.0,
+                                               &outbox);
   ASSERT_TRUE(session.ok()) << session.status();
   ASSERT_TRUE((*session)->Start().ok());
   auto stub = v1::SecureAggregation::NewStub(Channel("hospital-a"));
@@ -299,8 +270,8 @@ TEST_F(AggregatorGrpcTest, AnInstitutionOutsideTheRoundIsRefused) {
   ASSERT_TRUE(OpenRound(Channel("coordinator"), round, {"hospital-a", "hospital-b"}, Config(),
                         absl::Seconds(30))
                   .ok());
-  auto report = RunSecureSum(Channel("hospital-c"), Config(), round, keys_["hospital-c"],
-                             ca_.cert_pem, Values(2, 1000), 1.0, absl::Seconds(10));
+  auto report = RunSecureSum(Channel("hospital-c"), Config(), round, Keys("hospital-c"),
+                             federation_->ca().cert_pem, Values(2, 1000), 1.0, absl::Seconds(10));
   EXPECT_EQ(report.status().code(), absl::StatusCode::kPermissionDenied) << report.status();
 }
 

@@ -1,11 +1,10 @@
 // The federation over real gRPC and mutual TLS on loopback: a coordinator, an admin and two
 // institution clients in one process, certificates from a federation CA made for the test.
-#include <unistd.h>
-
 #include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,7 +20,7 @@
 #include "libs/common/file_io.h"
 #include "libs/data/dataset.h"
 #include "libs/pki/pki.h"
-#include "libs/rpc/credentials.h"
+#include "libs/rpc/test_federation.h"
 #include "services/aggregator/server.h"
 #include "services/client/client_runner.h"
 #include "services/coordinator/server.h"
@@ -95,24 +94,24 @@ class Recorder {
 class FederationGrpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = absl::StrCat(::testing::TempDir(), "/federation_grpc_test_", getpid(), "_",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    ASSERT_TRUE(MakeDirectories(dir_).ok());
-    auto ca = pki::CreateCa("test federation", pki::ValidFor(absl::Hours(24)));
-    ASSERT_TRUE(ca.ok()) << ca.status();
-    ca_ = *ca;
-    ASSERT_TRUE(WriteFile(dir_ + "/ca.pem", ca_.cert_pem));
-    Issue(pki::IdentityKind::kServer, "coordinator");
-    Issue(pki::IdentityKind::kServer, "aggregator");
-    Issue(pki::IdentityKind::kAdmin, "operator");
+    auto federation = rpc::TestFederation::Create("federation_grpc_test");
+    ASSERT_TRUE(federation.ok()) << federation.status();
+    federation_.emplace(std::move(*federation));
+    dir_ = federation_->dir();
+    for (const char* id : {"coordinator", "aggregator"}) {
+      ASSERT_TRUE(federation_->Issue(pki::IdentityKind::kServer, id).ok());
+    }
+    ASSERT_TRUE(federation_->Issue(pki::IdentityKind::kAdmin, "operator").ok());
     for (const char* id : {"hospital-a", "hospital-b", "intruder"}) {
-      Issue(pki::IdentityKind::kInstitution, id);
+      ASSERT_TRUE(federation_->Issue(pki::IdentityKind::kInstitution, id).ok());
     }
     // The demo dataset split into a small and a large institution.
     auto ds = data::LoadDataset(kDemo);
     ASSERT_TRUE(ds.ok()) << ds.status();
     std::map<std::string, std::vector<int64_t>> rows;
-    for (int64_t r = 0; r < ds->matrix.rows; ++r) rows[r < 150 ? "hospital-a" : "hospital-b"].push_back(r);
+    for (int64_t r = 0; r < ds->matrix.rows; ++r) {
+      rows[r < 150 ? "hospital-a" : "hospital-b"].push_back(r);
+    }
     for (const auto& [id, keep] : rows) {
       data::Dataset part;
       part.matrix = ds->matrix.SelectRows(keep);
@@ -144,32 +143,11 @@ class FederationGrpcTest : public ::testing::Test {
     if (aggregator_ != nullptr) aggregator_->Shutdown();
   }
 
-  bool WriteFile(const std::string& path, const std::string& text) {
-    auto out = AtomicOutputFile::Create(path);
-    return out.ok() && (*out)->Write(text).ok() && (*out)->Close().ok();
-  }
-  void Issue(pki::IdentityKind kind, const std::string& id) {
-    pki::CertificateRequest request;
-    request.identity = {kind, id};
-    if (kind == pki::IdentityKind::kServer) request.ip_addresses = {"127.0.0.1"};
-    request.validity = pki::ValidFor(absl::Hours(1));
-    auto pair = pki::IssueCertificate(ca_, request);
-    ASSERT_TRUE(pair.ok()) << pair.status();
-    ASSERT_TRUE(pki::WriteKeyAndCertificate(*pair, absl::StrCat(dir_, "/", id, ".key"),
-                                            absl::StrCat(dir_, "/", id, ".pem"))
-                    .ok());
-  }
   rpc::CredentialsOptions Credentials(const std::string& id) const {
-    rpc::CredentialsOptions c;
-    c.ca_cert_path = dir_ + "/ca.pem";
-    c.cert_path = absl::StrCat(dir_, "/", id, ".pem");
-    c.key_path = absl::StrCat(dir_, "/", id, ".key");
-    return c;
+    return federation_->Credentials(id);
   }
   std::shared_ptr<grpc::Channel> Channel(const std::string& id) const {
-    auto credentials = rpc::ChannelCredentials(Credentials(id));
-    EXPECT_TRUE(credentials.ok()) << credentials.status();
-    return grpc::CreateChannel(address_, *credentials);
+    return federation_->Channel(address_, id);
   }
 
   // Submits a job for the two hospitals as `who`; returns the call's status and the job. Sums
@@ -202,9 +180,9 @@ class FederationGrpcTest : public ::testing::Test {
     return o;
   }
 
+  std::optional<rpc::TestFederation> federation_;
   std::string dir_;
   std::string address_;
-  pki::KeyAndCertificate ca_;
   std::unique_ptr<aggregator::AggregatorServer> aggregator_;
   std::unique_ptr<coordinator::CoordinatorServer> server_;
 };
