@@ -121,9 +121,10 @@ class Session {
     return absl::OkStatus();
   }
 
-  // Sends `c` through the secure aggregator named by the task (or `options_.aggregator`), then
-  // acknowledges it to the coordinator (no values, the weight).
-  absl::Status SecureSubmit(const v1::Task& task, const federation::Contribution& c) {
+  // Checks what a secure task asks of this client (certificates to sign with, a divisor, an
+  // aggregator) and connects to that aggregator. Errors here are this client's or the task's:
+  // the run ends.
+  absl::Status PrepareSecureSum(const v1::Task& task) {
     if (!secure_identity_.has_value()) {
       if (options_.credentials.insecure_plaintext_for_development) {
         return absl::FailedPreconditionError(
@@ -146,6 +147,15 @@ class Session {
                                           : grpc::CreateChannel(address, credentials);
       aggregator_address_ = address;
     }
+    return absl::OkStatus();
+  }
+
+  // Sends `c` through the aggregator (after PrepareSecureSum), then acknowledges it to the
+  // coordinator (no values, the weight). An error means this step's secure sum did not complete
+  // with us in it (the round aborted or went on without us, a peer or service went away) or the
+  // acknowledgement was lost; either way the step goes on without us.
+  absl::Status SecureSubmit(const v1::Task& task, const federation::Contribution& c) {
+    const v1::SecureSumTask& secure = task.secure_sum();
     std::vector<double> values = c.values;
     for (double& v : values) v /= secure.divisor();
     const secagg::RoundContext context{options_.job_id, task.step_id()};
@@ -308,18 +318,10 @@ absl::StatusOr<ClientOutcome> RunClient(const ClientOptions& options) {
   const int64_t client_timeout =
       outcome.spec.client_timeout_seconds() > 0 ? outcome.spec.client_timeout_seconds() : 600;
   session.set_secure_sum_timeout(absl::Seconds(4 * client_timeout));
-  // A secure sum that did not complete (the round aborted, this client excluded, the aggregator
-  // unreachable) loses only this step's contribution: the coordinator carries on without it or
-  // retries the step. Errors of this client's own making still end the run.
+  // A secure sum that did not complete (the round aborted, this client too late or excluded,
+  // the aggregator unreachable) loses only this step's contribution: the coordinator carries on
+  // without it or retries the step, and a job that cannot go on fails and says why.
   std::set<uint64_t> given_up_steps;
-  auto secure_sum_failed = [&](const v1::Task& task, const absl::Status& s) -> absl::Status {
-    if (absl::IsInvalidArgument(s) || absl::IsPermissionDenied(s) || absl::IsUnauthenticated(s)) {
-      return s;
-    }
-    say(absl::StrCat("step ", task.step_id(), ": the secure sum did not complete: ", s.message()));
-    given_up_steps.insert(task.step_id());  // the aggregator would not take us again
-    return absl::OkStatus();
-  };
   for (;;) {
     absl::StatusOr<v1::Task> polled = session.GetTask();
     if (!polled.ok()) {
@@ -364,11 +366,16 @@ absl::StatusOr<ClientOutcome> RunClient(const ClientOptions& options) {
         FLS_ASSIGN_OR_RETURN(federation::Contribution c, core->Work(work));
         cost.train_seconds = compute.ElapsedSeconds();
         const telemetry::ProgressTimer submit;
-        absl::Status sent = task.has_secure_sum() ? session.SecureSubmit(task, c)
-                                                  : session.Submit(task.step_id(), c, train);
-        if (!sent.ok()) {
-          FLS_RETURN_IF_ERROR(task.has_secure_sum() ? secure_sum_failed(task, sent)
-                                                    : transient(sent));
+        if (task.has_secure_sum()) {
+          FLS_RETURN_IF_ERROR(session.PrepareSecureSum(task));
+          if (absl::Status sent = session.SecureSubmit(task, c); !sent.ok()) {
+            say(absl::StrCat("step ", task.step_id(), ": the secure sum did not complete: ",
+                             sent.message()));
+            given_up_steps.insert(task.step_id());  // the aggregator would not take us again
+            continue;
+          }
+        } else if (absl::Status sent = session.Submit(task.step_id(), c, train); !sent.ok()) {
+          FLS_RETURN_IF_ERROR(transient(sent));
           continue;
         }
         cost.transfer_seconds += submit.ElapsedSeconds();

@@ -20,7 +20,7 @@ victim="${sites[2]}"
 run_job() {
   "$flsailer" job submit "${admin[@]}" --reference examples/data/granja2019_bmmc/peaks.bed \
     --institutions "$(IFS=,; echo "${sites[*]}")" --rounds "$rounds" --local-epochs 3 \
-    --min-clients "$2" --timeout 3 > "$work/$1.json"
+    --min-clients "$2" --timeout 5 > "$work/$1.json"
   clients=()
   for id in "${sites[@]}"; do
     start_client "$id" "$1"
@@ -59,7 +59,7 @@ echo "== job-2: minimum 3; $victim dies in round 3, comes back after a deadline"
 run_job job-2 3
 wait_rounds job-2 2
 kill -9 "${clients[2]}"
-sleep 4  # past the first deadline: the round below the minimum is retried, not failed
+sleep 6  # past the first deadline: the round below the minimum is retried, not failed
 start_client "$victim" job-2
 clients[2]=$client_pid
 "$flsailer" job wait "${admin[@]}" --id job-2
