@@ -72,10 +72,11 @@ start prometheus prometheus --config.file "$dir/prometheus.yml" \
   --storage.tsdb.path "$dir/prometheus" --web.listen-address "127.0.0.1:$prometheus_port"
 await_log "$dir/logs/prometheus.log" "Server is ready to receive web requests"
 
-admin=(--coordinator "localhost:$coordinator_port" $(tls operator))
+# Addresses, not "localhost": no DNS lookup (c-ares), which LeakSanitizer flags in ASan builds.
+admin=(--coordinator "127.0.0.1:$coordinator_port" $(tls operator))
 echo "FL-Sailer is up in $dir:"
-echo "  coordinator  gRPC localhost:$coordinator_port, REST https://localhost:$rest_port"
-echo "  aggregator   localhost:$aggregator_port"
+echo "  coordinator  gRPC 127.0.0.1:$coordinator_port, REST https://localhost:$rest_port"
+echo "  aggregator   127.0.0.1:$aggregator_port"
 echo "  Prometheus   http://127.0.0.1:$prometheus_port (alerts: /alerts)"
 echo "  admin        $flsailer job list ${admin[*]}"
 echo "  stop         deploy/local/down.sh $dir"
@@ -99,7 +100,7 @@ targets=()
 for i in "${!sites[@]}"; do
   id="${sites[$i]}"
   port=$((base + 20 + i))
-  start "client-$id" "$flsailer" client --coordinator "localhost:$coordinator_port" --job "$job" \
+  start "client-$id" "$flsailer" client --coordinator "127.0.0.1:$coordinator_port" --job "$job" \
     --input "$dir/sites/$id.h5ad" --out "$dir/results/$id" --batch-col "" \
     --metrics-listen "127.0.0.1:$port" $(tls "$id")
   targets+=("\"127.0.0.1:$port\"")

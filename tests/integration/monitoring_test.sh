@@ -84,7 +84,7 @@ print(f"{len(targets)} targets up; {panels} panel queries returned data; {len(ru
       f"evaluated; metrics named by alerts all exported: {', '.join(sorted(names))}")
 PY
 job="$(sed -n 's/.*"value": "\(job-[0-9]*\)".*/\1/p' "$work/job.json" | head -1)"
-"$flsailer" job wait --coordinator "localhost:$base" --ca "$work/pki/ca.pem" \
+"$flsailer" job wait --coordinator "127.0.0.1:$base" --ca "$work/pki/ca.pem" \
   --cert "$work/pki/operator.pem" --key "$work/pki/operator.key" --id "$job" > /dev/null 2>&1 \
   || { echo "FAIL: the job did not finish"; tail -5 "$work"/logs/*.log; exit 1; }
 echo "PASS: every dashboard panel and alert expression is backed by exported metrics"
