@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "libs/common/status_macros.h"
 
 namespace flsailer::federation {
 namespace {
@@ -15,21 +16,10 @@ class PlainAggregation final : public Aggregation {
 
   absl::Status Add(const std::string& contributor, absl::Span<const double> values,
                    double weight) override {
-    if (expected_.count(contributor) == 0) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("'", contributor, "' is not a contributor of this aggregation"));
-    }
-    if (contributors_.count(contributor) > 0) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("'", contributor, "' already contributed to this aggregation"));
-    }
+    FLS_RETURN_IF_ERROR(CheckContributor(expected_, contributors_, contributor, weight));
     if (values.size() != sum_.size()) {
       return absl::InvalidArgumentError(absl::StrCat("'", contributor, "' sent ", values.size(),
                                                      " values, expected ", sum_.size()));
-    }
-    if (!std::isfinite(weight) || weight < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("'", contributor, "' sent an invalid weight ", weight));
     }
     for (size_t i = 0; i < values.size(); ++i) {
       if (!std::isfinite(values[i])) {
@@ -64,6 +54,24 @@ class PlainAggregation final : public Aggregation {
 };
 
 }  // namespace
+
+absl::Status CheckContributor(const std::set<std::string>& expected,
+                              const std::set<std::string>& accepted,
+                              const std::string& contributor, double weight) {
+  if (expected.count(contributor) == 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("'", contributor, "' is not a contributor of this aggregation"));
+  }
+  if (accepted.count(contributor) > 0) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("'", contributor, "' already contributed to this aggregation"));
+  }
+  if (!std::isfinite(weight) || weight < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", contributor, "' sent an invalid weight ", weight));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<Aggregation>> InsecurePlainAggregator::Begin(
     const StepPlan& step) {

@@ -60,6 +60,13 @@ class Aggregation {
   virtual const SecureSumTask* secure_sum() const { return nullptr; }
 };
 
+// The checks every Aggregation::Add makes first: `contributor` is expected and not yet among
+// `accepted`, and `weight` is finite and not negative. PermissionDenied, AlreadyExists or
+// InvalidArgument naming the contributor.
+absl::Status CheckContributor(const std::set<std::string>& expected,
+                              const std::set<std::string>& accepted,
+                              const std::string& contributor, double weight);
+
 class Aggregator {
  public:
   virtual ~Aggregator() = default;

@@ -24,23 +24,13 @@ class SecureAggregation final : public federation::Aggregation {
 
   absl::Status Add(const std::string& contributor, absl::Span<const double> values,
                    double weight) override {
-    if (plan_.expected.count(contributor) == 0) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("'", contributor, "' is not a contributor of this aggregation"));
-    }
-    if (acknowledged_.count(contributor) > 0) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("'", contributor, "' already contributed to this aggregation"));
-    }
+    FLS_RETURN_IF_ERROR(
+        federation::CheckContributor(plan_.expected, acknowledged_, contributor, weight));
     if (!values.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "'", contributor, "' sent ", values.size(), " values to the coordinator; step ",
           plan_.step_id, " is summed securely: values go to the aggregator, the coordinator "
           "takes only an acknowledgement"));
-    }
-    if (!(weight >= 0)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("'", contributor, "' sent an invalid weight ", weight));
     }
     acknowledged_.insert(contributor);
     return absl::OkStatus();
