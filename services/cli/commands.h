@@ -12,6 +12,7 @@ int RunDemo(int argc, char** argv);
 int RunCoordinator(int argc, char** argv);
 int RunEmbed(int argc, char** argv);
 int RunEvaluate(int argc, char** argv);
+int RunHealth(int argc, char** argv);
 int RunInspect(int argc, char** argv);
 int RunJob(int argc, char** argv);
 int RunLsi(int argc, char** argv);

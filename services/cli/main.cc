@@ -28,6 +28,8 @@ constexpr Command kCommands[] = {
      "--model DIR --input PATH --out DIR        embed new cells with a trained model"},
     {"evaluate", flsailer::cli::RunEvaluate,
      "--embedding TSV --metadata TSV --out DIR   metrics and a picture of an embedding"},
+    {"health", flsailer::cli::RunHealth,
+     "--address H:P --tls-dir DIR | --url URL   is a service up? (container health checks)"},
     {"inspect", flsailer::cli::RunInspect,
      "PATH [--metadata TSV] [--reference BED]   summarise a dataset (any supported format)"},
     {"job", flsailer::cli::RunJob,

@@ -5,6 +5,8 @@
 # Prometheus's HTTP API and must return data ($__rate_interval as 1m, $job_id as all jobs); every
 # scrape target must be up, every alert rule evaluated without error, and every metric an alert
 # expression names must exist. A panel or alert pointing at a metric no service exports fails.
+# `flsailer health`, as container HEALTHCHECKs and Kubernetes probes run it, must find each service
+# serving, and must fail for a wrong certificate name or a port nobody serves.
 # Usage: tests/integration/monitoring_test.sh FLSAILER_BINARY
 set -euo pipefail
 flsailer="$(realpath "$1")"
@@ -83,6 +85,23 @@ if failures:
 print(f"{len(targets)} targets up; {panels} panel queries returned data; {len(rules)} alert rules "
       f"evaluated; metrics named by alerts all exported: {', '.join(sorted(names))}")
 PY
+pki="$work/pki"
+health() {
+  "$flsailer" health --timeout-ms 3000 --ca "$pki/ca.pem" --cert "$pki/$1.pem" --key "$pki/$1.key" \
+    "${@:2}" 2>&1
+}
+for check in "coordinator --address 127.0.0.1:$base" \
+             "aggregator --address 127.0.0.1:$((base + 2)) --server-name localhost" \
+             "operator --url http://127.0.0.1:$((base + 20))/metrics"; do
+  # shellcheck disable=SC2086  # each check is a list of words
+  health $check | grep -q ": serving$" || { echo "FAIL: health $check"; health $check; exit 1; }
+done
+wrong_name=(--address "127.0.0.1:$((base + 2))" --server-name not-the-aggregator)
+{ health aggregator "${wrong_name[@]}" || true; } | grep -q "Hostname Verification" || { echo "FAIL: a wrong server name was accepted"; exit 1; }
+if health aggregator --address "127.0.0.1:$((base + 3))" >/dev/null; then
+  echo "FAIL: health passed for a port nobody serves"; exit 1
+fi
+echo "health: coordinator, aggregator and a client serving; a wrong name and a dead port fail"
 job="$(sed -n 's/.*"value": "\(job-[0-9]*\)".*/\1/p' "$work/job.json" | head -1)"
 "$flsailer" job wait --coordinator "127.0.0.1:$base" --ca "$work/pki/ca.pem" \
   --cert "$work/pki/operator.pem" --key "$work/pki/operator.key" --id "$job" > /dev/null 2>&1 \
