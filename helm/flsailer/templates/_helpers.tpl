@@ -163,16 +163,34 @@ affinity:
   value: /tmp
 {{- end -}}
 
-{{- define "flsailer.tcpProbes" -}}
-startupProbe:
-  tcpSocket: {port: {{ .port }}}
-  {{- toYaml .root.Values.probes.startup | nindent 2 }}
-readinessProbe:
-  tcpSocket: {port: {{ .port }}}
-  {{- toYaml .root.Values.probes.readiness | nindent 2 }}
-livenessProbe:
-  tcpSocket: {port: {{ .port }}}
-  {{- toYaml .root.Values.probes.liveness | nindent 2 }}
+{{/*
+Startup, readiness and liveness probes of a server: `flsailer health` over mutual TLS with the
+pod's own certificate (the kubelet's grpc probe cannot present one). It dials the gRPC port on
+loopback (or the bind address, when that is one address) and verifies the certificate against
+tls.probeServerName, by default the Service name that cert-manager certificates carry.
+(dict "root" $ "values" $componentValues "name" $serviceName)
+*/}}
+{{- define "flsailer.healthProbes" -}}
+{{- $bind := .values.bindAddress -}}
+{{- $host := ternary "127.0.0.1" $bind (or (eq $bind "0.0.0.0") (eq $bind "::")) -}}
+{{- $serverName := default .name .values.tls.probeServerName -}}
+{{- range $kind := list "startup" "readiness" "liveness" }}
+{{- $timing := index $.root.Values.probes $kind }}
+{{ $kind }}Probe:
+  exec:
+    command:
+      {{- toYaml $.root.Values.image.command | nindent 6 }}
+      - health
+      - --address
+      - {{ printf "%s:%d" $host (int $.values.ports.grpc) | quote }}
+      - --server-name
+      - {{ $serverName | quote }}
+      - --tls-dir
+      - {{ $.root.Values.tls.mountPath }}
+      - --timeout-ms
+      - {{ sub (mul (default 1 $timing.timeoutSeconds) 1000) 200 | max 500 | quote }}
+  {{- toYaml $timing | nindent 2 }}
+{{- end }}
 {{- end -}}
 
 {{/* The cert-manager Certificate spec common to every identity. */}}
