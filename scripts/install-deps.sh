@@ -26,7 +26,7 @@ DEV_PACKAGES=(
   curl  # scripts/federated-run.sh calls the REST API with it
   prometheus  # promtool and the server: alert rules' tests, monitoring_test, deploy/local
   python3-yaml  # tests/helm: structural checks of the rendered chart
-  podman runc mmdebstrap  # docker/build-images.sh and the container tests (DESIGN.md §6)
+  podman runc catatonit mmdebstrap  # docker/build-images.sh, container tests (DESIGN.md §6)
   python3 python3-numpy python3-scipy python3-anndata python3-h5py python3-sklearn
 )
 

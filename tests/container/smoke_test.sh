@@ -21,7 +21,11 @@ cleanup() {
   [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; for log in "$work"/*.log; do echo "--- $log"; tail -5 "$log"; done; exit 1; }
+fail() {
+  echo "FAIL: $*"
+  for log in "$work"/*.log; do echo "--- $log"; tail -5 "$log"; done
+  exit 1
+}
 
 [ "$(podman run --rm --no-healthcheck --entrypoint id "$image" -u)" = 10001 ] \
   || fail "the image's user is not 10001"

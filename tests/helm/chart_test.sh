@@ -9,7 +9,8 @@
 # (Debian python3-yaml). Prints "PASS:" at the end.
 #
 # With a flsailer binary (second argument, or FLSAILER), every rendered `flsailer` command line is
-# also checked against it: `flsailer <args> --help` exits 0 only when every flag is known.
+# also checked against it, and so is every probe's `flsailer health` line: `flsailer <args> --help`
+# exits 0 only when every flag is known.
 #
 # Usage: tests/helm/chart_test.sh [WORK_DIR=build/helm-test] [FLSAILER]
 set -euo pipefail
@@ -101,15 +102,20 @@ for path in sys.argv[2:]:
             continue
         spec = doc["spec"] if doc["kind"] == "Pod" else doc["spec"]["template"]["spec"]
         for c in spec["containers"]:
-            if c.get("command") != ["flsailer"]:
-                continue
-            run = subprocess.run([binary] + [str(a) for a in c["args"]] + ["--help"],
-                                 capture_output=True, text=True)
-            checked += 1
-            if run.returncode != 0:
-                bad += 1
-                print(f"  {path}: {doc['kind']}/{doc['metadata']['name']}: flsailer {' '.join(c['args'])}: "
-                      f"{(run.stderr or run.stdout).strip().splitlines()[0]}")
+            # The container's own command line and its probes' `flsailer health` lines.
+            lines = [c["args"]] if c.get("command") == ["flsailer"] else []
+            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                command = c.get(probe, {}).get("exec", {}).get("command", [])
+                if command[:1] == ["flsailer"]:
+                    lines.append(command[1:])
+            for args in lines:
+                run = subprocess.run([binary] + [str(a) for a in args] + ["--help"],
+                                     capture_output=True, text=True)
+                checked += 1
+                if run.returncode != 0:
+                    bad += 1
+                    print(f"  {path}: {doc['kind']}/{doc['metadata']['name']}: flsailer {' '.join(args)}: "
+                          f"{(run.stderr or run.stdout).strip().splitlines()[0]}")
 print(f"  {checked} command lines accepted by {binary}" if not bad else f"  {bad} of {checked} rejected")
 sys.exit(1 if bad or not checked else 0)
 PY

@@ -143,6 +143,7 @@ affinity:
   secret:
     secretName: {{ .secret }}
     defaultMode: 0440           # keys ca.crt, tls.crt, tls.key; rotated files are picked up
+    optional: false             # the default, spelled out: podman 4.3's kube play needs it
 - name: tmp
   emptyDir:
     sizeLimit: {{ .root.Values.tmpSizeLimit }}
