@@ -1,7 +1,15 @@
 # Sourced by the container tests (smoke_test.sh, tests/helm/kube_play_test.sh) from the
-# repository's root. Expects `image` (the flsailer image), `work` (a fresh folder) and `label` (put
-# on every container, for cleanup) to be set.
+# repository's root.
 export CONTAINERS_CONF="$PWD/docker/containers.conf"
+
+# start_container_test NAME [IMAGE]: sets `image` (IMAGE, or else build/release's binaries packaged
+# now as the prebuilt image tagged NAME), `work` (a fresh folder) and `label` (put on every
+# container, for cleanup).
+start_container_test() {
+  image="${2:-$(docker/build-images.sh --prebuilt "$1")}"
+  work="$(mktemp -d)"
+  label="flsailer-$1-$$"
+}
 
 # prepare_work DIR...: the work folder, and folders in it that the image's user (10001) writes.
 prepare_work() {

@@ -10,10 +10,8 @@
 #   which packages build/release's binaries). Needs podman (scripts/install-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-image="${1:-$(docker/build-images.sh --prebuilt smoke)}"
-work="$(mktemp -d)"
-label="flsailer-smoke-$$"
 source tests/container/lib.sh
+start_container_test smoke "${1:-}"
 port=$((20000 + RANDOM % 20000))
 aggregator_port=$((port + 2))
 cleanup() {

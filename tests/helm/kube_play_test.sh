@@ -16,10 +16,8 @@
 # Usage: tests/helm/kube_play_test.sh [IMAGE]  (default: docker/build-images.sh --prebuilt kube)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-image="${1:-$(docker/build-images.sh --prebuilt kube)}"
-work="$(mktemp -d)"
-label="flsailer-kube-$$"
 source tests/container/lib.sh
+start_container_test kube "${1:-}"
 bin="$(bash scripts/install-helm.sh)"
 release=fl
 port=$((20000 + RANDOM % 20000))
