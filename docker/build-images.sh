@@ -4,12 +4,13 @@
 # Debian bookworm base image made locally with mmdebstrap when no registry is reachable.
 #
 # Usage: docker/build-images.sh [--prebuilt] [TAG=local]
-#   (default)   target `runtime`: everything built from source inside the build stage (~1 h on
-#               2 cores: LibTorch's headers are slow to compile)
+#   (default)   target `runtime`: everything built from source inside the build stage (about
+#               5 min on 2 cores with a nearby Debian mirror)
 #   --prebuilt  target `prebuilt`: packages the host's build/release binaries (stripped copies)
 # Environment: BASE_IMAGE (default localhost/debian:bookworm, made here when absent),
 #   IMAGE (default localhost/flsailer), FLSAILER_BUILD (host build tree, default build/release).
-# Prints the image's name. Needs: podman runc mmdebstrap (scripts/install-deps.sh).
+# Prints the image's name on stdout (and everything else on stderr). Needs: podman runc
+# mmdebstrap (scripts/install-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=runtime
@@ -19,7 +20,7 @@ base="${BASE_IMAGE:-localhost/debian:bookworm}"
 export CONTAINERS_CONF="$PWD/docker/containers.conf"
 
 if ! podman image exists "$base"; then
-  [ "$base" = localhost/debian:bookworm ] || { echo "base image $base not found"; exit 1; }
+  [ "$base" = localhost/debian:bookworm ] || { echo "base image $base not found" >&2; exit 1; }
   echo "build-images: making $base with mmdebstrap" >&2
   rootfs="$(mktemp -d)"
   trap 'rm -rf "$rootfs"' EXIT
@@ -34,7 +35,7 @@ if [ "$target" = prebuilt ]; then
   build="${FLSAILER_BUILD:-build/release}"
   rm -rf build/image/bin && mkdir -p build/image/bin
   for binary in services/cli/flsailer libs/data/flsailer-read-dataset; do
-    [ -x "$build/$binary" ] || { echo "no $build/$binary: build it first"; exit 1; }
+    [ -x "$build/$binary" ] || { echo "no $build/$binary: build it first" >&2; exit 1; }
     install -s -m 0755 "$build/$binary" build/image/bin/
   done
   docker/runtime-packages.sh docker/runtime-packages.txt build/image/bin/* >&2

@@ -4,7 +4,8 @@
 //     container's own certificate (server certificates are also valid client identities);
 //   - a client (no listening port but /metrics): an HTTP GET of its metrics URL.
 // Every flag falls back to an environment variable, so an image's HEALTHCHECK can be the bare
-// command and each container says what to check.
+// command and each container says what to check. Every failure, bad usage included, exits 1:
+// Docker reserves a health check's exit code 2.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -25,7 +26,8 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: flsailer health (--address HOST:PORT [--server-name NAME] | --url URL) [options]\n"
-    "Exit 0 when the service answers as serving, 1 otherwise.\n"
+    "Exit 0 when the service answers as serving, 1 otherwise. Given either flag, the\n"
+    "FLSAILER_HEALTH_* variables are ignored.\n"
     "  --address HOST:PORT  a server's gRPC port: its health service over mutual TLS\n"
     "                       (env FLSAILER_HEALTH_ADDRESS)\n"
     "  --server-name NAME   the name to verify the server's certificate against, when it is not\n"
@@ -116,27 +118,31 @@ absl::Status CheckHttp(const std::string& url, absl::Duration timeout) {
 }  // namespace
 
 int RunHealth(int argc, char** argv) {
+  // PrintUsage's exit code 2 would mean "reserved" to Docker.
+  auto usage_error = [](const absl::Status& status) {
+    PrintUsage("health", status, kUsage);
+    return 1;
+  };
   auto args = Args::Parse(
       argc, argv, {"address", "server-name", "service", "tls-dir", "ca", "cert", "key", "url",
                    "timeout-ms"},
       {"help"});
-  if (!args.ok()) return PrintUsage("health", args.status(), kUsage);
+  if (!args.ok()) return usage_error(args.status());
   if (args->Has("help")) return PrintUsage("health", absl::OkStatus(), kUsage);
   absl::StatusOr<int64_t> timeout_ms = args->GetInt("timeout-ms", 5000);
   if (!timeout_ms.ok() || *timeout_ms < 1) {
-    return PrintUsage("health", absl::InvalidArgumentError("--timeout-ms must be positive"),
-                      kUsage);
+    return usage_error(absl::InvalidArgumentError("--timeout-ms must be positive"));
   }
   const absl::Duration timeout = absl::Milliseconds(*timeout_ms);
-  const std::string address = FlagOrEnv(*args, "address", "FLSAILER_HEALTH_ADDRESS");
-  const std::string url = FlagOrEnv(*args, "url", "FLSAILER_HEALTH_URL");
+  // What to check: the flags if either is given, else the environment.
+  const bool flagged = args->Has("address") || args->Has("url");
+  const std::string address =
+      flagged ? args->Get("address") : FlagOrEnv(*args, "address", "FLSAILER_HEALTH_ADDRESS");
+  const std::string url = flagged ? args->Get("url") : FlagOrEnv(*args, "url", "FLSAILER_HEALTH_URL");
   if (address.empty() == url.empty()) {
-    return PrintUsage(
-        "health",
-        absl::InvalidArgumentError(
-            "say what to check: --address (FLSAILER_HEALTH_ADDRESS) or --url "
-            "(FLSAILER_HEALTH_URL), one of them"),
-        kUsage);
+    return usage_error(absl::InvalidArgumentError(
+        "say what to check: --address (FLSAILER_HEALTH_ADDRESS) or --url (FLSAILER_HEALTH_URL), "
+        "one of them"));
   }
   const absl::Status status =
       address.empty() ? CheckHttp(url, timeout) : CheckGrpc(*args, address, timeout);

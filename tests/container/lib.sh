@@ -66,12 +66,15 @@ set_admin() {
 }
 
 # submit_job ROUNDS INSTITUTION...: submits a small job as the operator (set_admin first) that
-# needs every institution; prints its id.
+# needs every institution; prints its id, or fails.
 submit_job() {
   local rounds=$1 csv
   shift
   csv="$(IFS=,; echo "$*")"
   tool job submit "${admin[@]}" --reference /data/granja2019_bmmc/peaks.bed --institutions "$csv" \
-    --rounds "$rounds" --local-epochs 2 --clusters 6 --min-clients $# > "$work/job.json"
-  sed -n 's/.*"value": "\(job-[0-9]*\)".*/\1/p' "$work/job.json" | head -1
+    --rounds "$rounds" --local-epochs 2 --clusters 6 --min-clients $# > "$work/job.json" \
+    || return 1
+  local id
+  id="$(sed -n 's/.*"value": "\(job-[0-9]*\)".*/\1/p' "$work/job.json" | head -1)"
+  [ -n "$id" ] && echo "$id"
 }

@@ -2,10 +2,11 @@
 # The chart really runs: helm/flsailer rendered with ci/local-values.yaml (host network, loopback
 # addresses, certificates from Secrets, clients as Deployments) plus this run's ports, folders and
 # image, started with `podman kube play` and torn down with `podman kube down`. Checked: the
-# servers' probes (`flsailer health` exec, run by `podman healthcheck run`) pass; the chart's
-# `helm test` pod lists the coordinator's jobs over mutual TLS; a small federated job on the bundled
-# dataset (two institutions, one client Deployment each) finishes and each client writes its
-# results to its hostPath; nothing is left running afterwards.
+# liveness probes of servers and clients (`flsailer health` exec; podman runs liveness probes
+# only, here by `podman healthcheck run`) pass; the chart's `helm test` pod lists the
+# coordinator's jobs over mutual TLS; a small federated job on the bundled dataset (two
+# institutions, one client Deployment each) finishes and each client writes its results to its
+# hostPath; nothing is left running afterwards.
 #
 # What podman cannot take as rendered is adapted here, not in the chart: Services are dropped and
 # container ports removed (podman has no Services, and turns ports into port mappings, which host
@@ -19,7 +20,7 @@ cd "$(dirname "$0")/../.."
 source tests/container/lib.sh
 start_container_test kube "${1:-}"
 bin="$(bash scripts/install-helm.sh)"
-release=fl
+release="fl$$"  # names of this run only: the Secrets, pods and certificates' Service names
 port=$((20000 + RANDOM % 20000))
 institutions=(hospital-a hospital-b)
 secrets=()
@@ -29,14 +30,17 @@ cleanup() {
   for file in "${played[@]}"; do podman kube down "$file" >/dev/null 2>&1 || true; done
   for name in "${secrets[@]}"; do podman secret rm "$name" >/dev/null 2>&1 || true; done
   podman ps -aq --filter "label=$label" | xargs -r podman rm -f >/dev/null 2>&1 || true
+  podman pod ps -q --filter "name=^$release-" | xargs -r podman pod rm -f >/dev/null 2>&1 || true
   [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  podman ps -a --format '{{.Names}}' | grep "^$release-flsailer-" | while read -r c; do
-    echo "--- $c"; podman logs --tail 5 "$c" 2>&1
-  done
+fail() {  # to stderr: it may run inside $(...)
+  {
+    echo "FAIL: $*"
+    podman ps -a --format '{{.Names}}' | grep "^$release-flsailer-" | while read -r c; do
+      echo "--- $c"; podman logs --tail 5 "$c" 2>&1
+    done
+  } >&2
   exit 1
 }
 
@@ -46,10 +50,10 @@ split_demo_sites "${institutions[@]}"
 SERVER_DNS_coordinator="$release-flsailer-coordinator" \
   SERVER_DNS_aggregator="$release-flsailer-aggregator" make_pki "${institutions[@]}"
 
-# One Secret per identity (ca.crt, tls.crt, tls.key), named as ci/local-values.yaml expects.
+# One Secret per identity (ca.crt, tls.crt, tls.key), named RELEASE-ID-tls (set in values.yaml).
 podman_version="$(podman version --format '{{.Client.Version}}')"
 for id in coordinator aggregator operator "${institutions[@]}"; do
-  name="flsailer-$id-tls"
+  name="$release-$id-tls"
   python3 - "$work/tls/$id" "$name" "$podman_version" > "$work/secret-$id.yaml" <<'PY'
 import base64, sys, yaml
 folder, name, version = sys.argv[1:]
@@ -76,8 +80,11 @@ image: {repository: "$repository", tag: "${image##*:}"}
 coordinator:
   ports: {grpc: $port, rest: $((port + 1)), metrics: $((port + 10))}
   aggregatorAddress: "127.0.0.1:$((port + 2))"
+  tls: {existingSecret: $release-coordinator-tls}
 aggregator:
   ports: {grpc: $((port + 2)), metrics: $((port + 11))}
+  tls: {existingSecret: $release-aggregator-tls}
+helmTest: {adminSecret: $release-operator-tls}
 client:
   coordinatorAddress: "127.0.0.1:$port"
   jobId: job-1
@@ -90,7 +97,7 @@ for id in "${institutions[@]}"; do
     input: $id.h5ad
     data: {hostPath: "$work/sites"}
     results: {hostPath: "$work/results/$id"}
-    tls: {existingSecret: flsailer-$id-tls}
+    tls: {existingSecret: $release-$id-tls}
 YAML
 done
 
@@ -120,26 +127,45 @@ play() {
     || { cat "$work/play-$1.log"; fail "kube play $1"; }
 }
 # container PATTERN: the name of the one container whose name matches PATTERN.
-container() { podman ps -a --format '{{.Names}}' | grep -m1 -- "$1" || fail "no container $1"; }
+container() {
+  local names
+  names="$(podman ps -a --format '{{.Names}}')"
+  grep -m1 -- "$1" <<< "$names" || fail "no container $1"
+}
+# probe_passes NAME PATTERN WHAT: once NAME has logged PATTERN (it is serving), its liveness probe
+# passes when podman runs it. Polled only after the log line, because failed runs count towards
+# the probe's failure threshold.
+probe_passes() {
+  local logs
+  for _ in $(seq 120); do
+    logs="$(podman logs "$1" 2>&1 || true)"
+    grep -q -- "$2" <<< "$logs" && break
+    sleep 0.5
+  done
+  for _ in 1 2 3; do
+    podman healthcheck run "$1" >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  fail "$3's liveness probe (flsailer health) did not pass"
+}
 
 render central coordinator.yaml aggregator.yaml
 render clients client.yaml
 render helm-test tests/coordinator-health.yaml
 play central
 for server in coordinator aggregator; do
-  name="$(container "^$release-flsailer-$server-pod.*-$server\$")"
-  for attempt in $(seq 60); do
-    podman healthcheck run "$name" >/dev/null 2>&1 && break
-    [ "$attempt" -lt 60 ] || fail "the $server's probe (flsailer health) did not pass in 60 s"
-    sleep 1
-  done
+  probe_passes "$(container "^$release-flsailer-$server-pod.*-$server\$")" event=listening "$server"
 done
-echo "coordinator and aggregator up; their probes (flsailer health over mutual TLS) pass"
+echo "coordinator and aggregator up; their liveness probes (gRPC health over mutual TLS) pass"
 
 set_admin "$port"
 job="$(submit_job "${ROUNDS:-3}" "${institutions[@]}")" || fail "job submit"
 [ "$job" = job-1 ] || fail "expected job-1 (client.jobId), got $job"
 play clients
+for id in "${institutions[@]}"; do
+  probe_passes "$(container "^$release-flsailer-client-$id-pod.*-client\$")" event=progress "$id"
+done
+echo "client liveness probes (flsailer health --url of /metrics) pass"
 tool job wait "${admin[@]}" --id "$job" > "$work/wait.log" 2>&1 || fail "job $job did not finish"
 for id in "${institutions[@]}"; do
   [ -s "$work/results/$id/federated_clusters.json" ] || fail "$id wrote no results"
@@ -148,7 +174,7 @@ echo "job $job finished; both client Deployments wrote their results"
 
 play helm-test
 check="$(container "^$release-flsailer-test-coordinator-check\$")"
-[ "$(podman wait "$check")" = 0 ] && podman logs "$check" 2>&1 | grep -q "\"$job\"" \
+[ "$(podman wait "$check")" = 0 ] && grep -q "\"$job\"" <<< "$(podman logs "$check" 2>&1)" \
   || fail "the helm test pod did not list $job"
 echo "helm test pod: flsailer job list over mutual TLS lists $job"
 

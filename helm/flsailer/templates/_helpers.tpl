@@ -164,33 +164,42 @@ affinity:
   value: /tmp
 {{- end -}}
 
+{{/* The address a probe inside the pod dials for a service bound to `.`: loopback for a wildcard. */}}
+{{- define "flsailer.probeHost" -}}
+{{- ternary "127.0.0.1" . (or (eq . "0.0.0.0") (eq . "::")) -}}
+{{- end -}}
+
 {{/*
-Startup, readiness and liveness probes of a server: `flsailer health` over mutual TLS with the
-pod's own certificate (the kubelet's grpc probe cannot present one). It dials the gRPC port on
-loopback (or the bind address, when that is one address) and verifies the certificate against
-tls.probeServerName, by default the Service name that cert-manager certificates carry.
-(dict "root" $ "values" $componentValues "name" $serviceName)
+One probe running `flsailer health ARGS...` in the container; the kubelet's own grpc and httpGet
+probes cannot present a client certificate, and podman's httpGet needs curl in the image.
+(dict "root" $ "kind" "startup|readiness|liveness" "args" (list ...))
 */}}
-{{- define "flsailer.healthProbes" -}}
-{{- $bind := .values.bindAddress -}}
-{{- $host := ternary "127.0.0.1" $bind (or (eq $bind "0.0.0.0") (eq $bind "::")) -}}
-{{- $serverName := default .name .values.tls.probeServerName -}}
-{{- range $kind := list "startup" "readiness" "liveness" }}
-{{- $timing := index $.root.Values.probes $kind }}
-{{ $kind }}Probe:
+{{- define "flsailer.healthProbe" -}}
+{{- $timing := index .root.Values.probes .kind -}}
+{{ .kind }}Probe:
   exec:
     command:
-      {{- toYaml $.root.Values.image.command | nindent 6 }}
+      {{- toYaml .root.Values.image.command | nindent 6 }}
       - health
-      - --address
-      - {{ printf "%s:%d" $host (int $.values.ports.grpc) | quote }}
-      - --server-name
-      - {{ $serverName | quote }}
-      - --tls-dir
-      - {{ $.root.Values.tls.mountPath }}
+      {{- range .args }}
+      - {{ . | quote }}
+      {{- end }}
       - --timeout-ms
       - {{ sub (mul (default 1 $timing.timeoutSeconds) 1000) 200 | max 500 | quote }}
   {{- toYaml $timing | nindent 2 }}
+{{- end -}}
+
+{{/*
+Startup, readiness and liveness probes of a server: gRPC health over mutual TLS with the pod's own
+certificate, dialling the gRPC port on loopback (or the bind address, when that is one address)
+and verifying the certificate against tls.probeServerName, by default the Service name that
+cert-manager certificates carry. (dict "root" $ "values" $componentValues "name" $serviceName)
+*/}}
+{{- define "flsailer.healthProbes" -}}
+{{- $address := printf "%s:%d" (include "flsailer.probeHost" .values.bindAddress) (int .values.ports.grpc) -}}
+{{- $args := list "--address" $address "--server-name" (default .name .values.tls.probeServerName) "--tls-dir" .root.Values.tls.mountPath -}}
+{{- range $kind := list "startup" "readiness" "liveness" }}
+{{ include "flsailer.healthProbe" (dict "root" $.root "kind" $kind "args" $args) }}
 {{- end }}
 {{- end -}}
 
