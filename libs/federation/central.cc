@@ -35,7 +35,7 @@ absl::StatusOr<CentralResult> TrainCentrally(
   const data::CsrMatrix selected = binary.SelectColumns(result.selection.peaks);
 
   const model::VaeConfig config =
-      VaeConfigForJob(spec, static_cast<int32_t>(selected.cols));
+      VaeConfigForJob(spec, static_cast<int32_t>(selected.cols), counts.rows);
   model::Covariates covariates;
   if (config.num_batches > 0) covariates.batch = institution_of_cell;
   if (config.depth_covariate) covariates.log_depth = model::StandardisedLogDepth(binary);

@@ -123,8 +123,8 @@ absl::Status ClientCore::Prepare(const Task& task) {
     selected_ = counts_.SelectColumns(peaks);
     selection_for_ = selection;
   }
-  const model::VaeConfig config =
-      VaeConfigForJob(spec_, static_cast<int32_t>(selected_.cols));
+  const model::VaeConfig config = VaeConfigForJob(
+      spec_, static_cast<int32_t>(selected_.cols), std::llround((*statistics)[0]));
   if (covariates_.batch.empty() && covariates_.log_depth.empty()) {
     if (config.num_batches > 0) covariates_.batch.assign(static_cast<size_t>(counts_.rows), index_);
     if (config.depth_covariate) {

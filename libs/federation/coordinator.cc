@@ -359,8 +359,9 @@ absl::Status JobRunner::AfterSubspace(const AggregateResult& sum) {
 
 absl::Status JobRunner::BeginTraining() {
   const auto selected = static_cast<int32_t>(selector_->current().peaks.size());
-  FLS_ASSIGN_OR_RETURN(model_,
-                       model::InvariantVae::Create(VaeConfigForJob(spec_, selected), spec_.seed()));
+  const int64_t cells = statistics_ == nullptr ? 0 : std::llround((*statistics_)[0]);
+  FLS_ASSIGN_OR_RETURN(model_, model::InvariantVae::Create(VaeConfigForJob(spec_, selected, cells),
+                                                           spec_.seed()));
   round_ = 1;
   OpenRound();
   SetModelPayload();
@@ -623,8 +624,10 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Resume(const v1::JobCheckp
   r->selector_.emplace(std::move(selector));
   r->progress_.selection_version = r->selector_->current().version;
   const auto selected = static_cast<int32_t>(r->selector_->current().peaks.size());
-  FLS_ASSIGN_OR_RETURN(r->model_, model::InvariantVae::Create(VaeConfigForJob(c.spec(), selected),
-                                                              c.spec().seed()));
+  FLS_ASSIGN_OR_RETURN(r->model_,
+                       model::InvariantVae::Create(
+                           VaeConfigForJob(c.spec(), selected, std::llround((*r->statistics_)[0])),
+                           c.spec().seed()));
   FLS_ASSIGN_OR_RETURN(std::vector<float> w, FromBytes<float>(c.model(), "the model"));
   FLS_RETURN_IF_ERROR(r->model_->SetParameters(w));
   FLS_ASSIGN_OR_RETURN(r->adam_m_, FromBytes<double>(c.fedadam_m(), "FedAdam moments"));

@@ -438,4 +438,26 @@ TEST_F(FederationTest, BadJobsAndDataAreRefused) {
 }
 
 }  // namespace
+TEST(VaeConfigForJobTest, TheDefaultNetworkIsAdaptedToTheFederationsCellsAndAJobsOwnIsKept) {
+  v1::JobSpec spec;
+  spec.add_institutions()->set_value("hospital-a");
+  spec.add_institutions()->set_value("hospital-b");
+  // 50 cells in all, 5,854 selected peaks: the default network narrowed, the KL weight raised,
+  // as `flsailer train` does for the same data.
+  const model::VaeConfig small = VaeConfigForJob(spec, 5854, 50);
+  EXPECT_EQ(small.encoder_hidden, (std::vector<int32_t>{50, 25}));
+  EXPECT_GT(small.kl_beta, 1.0f);
+  EXPECT_EQ(small.num_batches, 2);
+  // Enough cells: the library defaults.
+  const model::VaeConfig large = VaeConfigForJob(spec, 1000, 600);
+  EXPECT_EQ(large.encoder_hidden, model::VaeConfig().encoder_hidden);
+  EXPECT_EQ(large.kl_beta, 1.0f);
+  // Sizes the job sets are its own.
+  spec.mutable_model()->add_encoder_hidden(300);
+  spec.mutable_model()->add_decoder_hidden(300);
+  const model::VaeConfig own = VaeConfigForJob(spec, 5854, 50);
+  EXPECT_EQ(own.encoder_hidden, (std::vector<int32_t>{300}));
+  EXPECT_EQ(own.kl_beta, 1.0f);
+}
+
 }  // namespace flsailer::federation

@@ -17,7 +17,8 @@ const char* StepKindName(StepKind kind) {
   return "unknown";
 }
 
-model::VaeConfig VaeConfigForJob(const v1::JobSpec& spec, int32_t selected_peaks) {
+model::VaeConfig VaeConfigForJob(const v1::JobSpec& spec, int32_t selected_peaks,
+                                 int64_t total_cells) {
   model::VaeConfig c;
   const v1::ModelConfig& m = spec.model();
   c.input_dim = selected_peaks;
@@ -29,6 +30,9 @@ model::VaeConfig VaeConfigForJob(const v1::JobSpec& spec, int32_t selected_peaks
   if (m.has_mi_lambda()) c.mi_lambda = static_cast<float>(m.mi_lambda());
   if (m.pos_weight() > 0) c.pos_weight = static_cast<float>(m.pos_weight());
   c.num_batches = spec.institutions_size() > 1 ? spec.institutions_size() : 0;
+  if (m.encoder_hidden_size() == 0 && m.decoder_hidden_size() == 0) {
+    model::ScaleConfigForCells(total_cells, &c);
+  }
   return c;
 }
 
@@ -92,7 +96,7 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
   if (!(rate >= 0 && rate <= 1)) {
     return absl::InvalidArgumentError("job: sampling.rate must be in [0, 1] (0: default 0.2)");
   }
-  const model::VaeConfig config = VaeConfigForJob(spec, 1);
+  const model::VaeConfig config = VaeConfigForJob(spec, 1, /*total_cells=*/0);
   if (absl::Status s = config.Validate(); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("job: model: ", s.message()));
   }

@@ -78,8 +78,11 @@ struct Task {
 
 // The configuration every participant derives from the job: the model over `selected` peaks and
 // `institutions` batches (each institution is one batch of the decoder's covariate). Fields left
-// 0 in the job's ModelConfig take the library defaults (libs/model).
-model::VaeConfig VaeConfigForJob(const v1::JobSpec& spec, int32_t selected_peaks);
+// 0 in the job's ModelConfig take the library defaults (libs/model); when the job leaves the
+// hidden sizes to them, the network is adapted to the federation's `total_cells`
+// (model::ScaleConfigForCells; every participant knows the count from the statistics step).
+model::VaeConfig VaeConfigForJob(const v1::JobSpec& spec, int32_t selected_peaks,
+                                 int64_t total_cells);
 model::TrainOptions TrainOptionsForJob(const v1::JobSpec& spec);
 sampling::FeatureSelectorOptions SelectorOptionsForJob(const v1::JobSpec& spec);
 

@@ -104,6 +104,19 @@ struct TrainOptions {
 // after 1,000-1,500 steps on 50-600 cells; larger data keeps improving slowly).
 int32_t RecommendedEpochs(int64_t cells, int32_t batch_size = 100);
 
+// Adapts the default network to the data: `cells` cells (all of a federation's) and
+// config->input_dim peaks seen. With few cells the per-peak rows of the first and last layers
+// (one weight per hidden unit) can store every cell's profile, and the reconstruction term (a sum
+// over input_dim peaks) outweighs the KL terms (O(latent_dim) nats) by far: the model memorises
+// cells and z becomes a cell code rather than a cell-type code (buenrostro2015, 50 cells x 5,854
+// kept peaks: train BCE under 60 nats per cell against 2,297 for the per-cell-line mean profiles;
+// 6% of the latent variance between the two cell lines). So the hidden widths are capped at
+// `cells` next to the peaks and `cells` / 2 inside, and kl_beta is multiplied by
+// max(1, input_dim / (8 cells)). Data with >= 256 cells and input_dim <= 8 cells is left
+// unchanged (granja2019_bmmc, snareseq2019, the synthetic benchmark, the bundled demo).
+// cells <= 0: unchanged.
+void ScaleConfigForCells(int64_t cells, VaeConfig* config);
+
 // Per-cell covariates, aligned with the matrix rows.
 struct Covariates {
   std::vector<int32_t> batch;       // in [0, num_batches), or empty when num_batches == 0

@@ -645,5 +645,39 @@ TEST(StatisticsTest, RecommendedEpochsGiveAboutTheSameSteps) {
   EXPECT_EQ(RecommendedEpochs(600, 50), 100);
 }
 
+TEST(StatisticsTest, SmallDataGetANarrowerNetworkAndAStrongerKl) {
+  VaeConfig defaults;
+  defaults.input_dim = 5854;
+  // buenrostro2015: 50 cells, 5,854 kept peaks.
+  VaeConfig small = defaults;
+  ScaleConfigForCells(50, &small);
+  EXPECT_EQ(small.encoder_hidden, (std::vector<int32_t>{50, 25}));
+  EXPECT_EQ(small.decoder_hidden, (std::vector<int32_t>{25, 50}));
+  EXPECT_NEAR(small.kl_beta, 5854.0 / 400.0, 1e-4);
+  EXPECT_TRUE(small.Validate().ok());
+  // granja2019_bmmc-like: 600 cells, 1,000 kept peaks - the defaults stand.
+  VaeConfig large = defaults;
+  large.input_dim = 1000;
+  ScaleConfigForCells(600, &large);
+  EXPECT_EQ(large.encoder_hidden, defaults.encoder_hidden);
+  EXPECT_EQ(large.decoder_hidden, defaults.decoder_hidden);
+  EXPECT_EQ(large.kl_beta, defaults.kl_beta);
+  // Many peaks for the cells raise only the KL weight; a user's beta is scaled, not replaced.
+  VaeConfig wide = defaults;
+  wide.input_dim = 48000;
+  wide.kl_beta = 2;
+  ScaleConfigForCells(2000, &wide);
+  EXPECT_EQ(wide.encoder_hidden, defaults.encoder_hidden);
+  EXPECT_NEAR(wide.kl_beta, 2 * 3.0, 1e-5);
+  // Tiny or unknown cohorts: widths never below 2; no cell count leaves the config alone.
+  VaeConfig tiny = defaults;
+  ScaleConfigForCells(3, &tiny);
+  EXPECT_EQ(tiny.encoder_hidden, (std::vector<int32_t>{3, 2}));
+  VaeConfig unknown = defaults;
+  ScaleConfigForCells(0, &unknown);
+  EXPECT_EQ(unknown.encoder_hidden, defaults.encoder_hidden);
+  EXPECT_EQ(unknown.kl_beta, defaults.kl_beta);
+}
+
 }  // namespace
 }  // namespace flsailer::model

@@ -127,6 +127,23 @@ int32_t RecommendedEpochs(int64_t cells, int32_t batch_size) {
                                                   30, 1000));
 }
 
+void ScaleConfigForCells(int64_t cells, VaeConfig* config) {
+  if (cells <= 0) return;
+  // outer: the index of the layer next to the peaks, capped at n units; the others at n / 2.
+  auto cap = [cells](std::vector<int32_t>* sizes, size_t outer) {
+    for (size_t k = 0; k < sizes->size(); ++k) {
+      const int64_t limit = std::max<int64_t>(2, k == outer ? cells : cells / 2);
+      (*sizes)[k] = static_cast<int32_t>(std::min<int64_t>((*sizes)[k], limit));
+    }
+  };
+  if (!config->encoder_hidden.empty()) cap(&config->encoder_hidden, 0);
+  if (!config->decoder_hidden.empty()) {
+    cap(&config->decoder_hidden, config->decoder_hidden.size() - 1);
+  }
+  const double ratio = static_cast<double>(config->input_dim) / (8.0 * static_cast<double>(cells));
+  config->kl_beta *= static_cast<float>(std::max(1.0, ratio));
+}
+
 std::vector<float> StandardisedLogDepth(const data::CsrMatrix& counts, double mean, double sd) {
   std::vector<double> sums = counts.RowSums();
   std::vector<float> out(sums.size());

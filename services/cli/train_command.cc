@@ -68,7 +68,8 @@ int RunTrain(int argc, char** argv) {
       "  --rate R            fraction of peaks the model sees, chosen by leverage score as in a\n"
       "                      federated job (default 0.2; 1 = all peaks); also DIR/selected_peaks.bed\n"
       "  --lambda X          weight of the mutual-information penalty (default 1)\n"
-      "  --kl-beta X         weight of the KL terms (beta-VAE; default 1)\n"
+      "  --kl-beta X         weight of the KL terms (beta-VAE; default 1; scaled up for few\n"
+      "                      cells with many peaks, as the network is narrowed for them)\n"
       "  --optimizer adam|muon   local optimizer (muon: MuonEq-R for hidden matrices)\n",
       kReportFlagsHelp, kLoadFlagsHelp);
   std::set<std::string> flags = LoadFlagNames();
@@ -113,6 +114,11 @@ int RunTrain(int argc, char** argv) {
   config.num_batches = batches.names.size() > 1 ? static_cast<int32_t>(batches.names.size()) : 0;
   config.mi_lambda = static_cast<float>(*lambda);
   config.kl_beta = static_cast<float>(*beta);
+  // Small data: a narrower network and a stronger KL (see ScaleConfigForCells).
+  model::ScaleConfigForCells(ds->matrix.rows, &config);
+  std::fprintf(stderr, "train: %lld cells x %d peaks: hidden %d/%d, kl_beta %.3g\n",
+               static_cast<long long>(ds->matrix.rows), config.input_dim,
+               config.encoder_hidden.front(), config.encoder_hidden.back(), config.kl_beta);
   if (config.num_batches > 0) covariates.batch = batches.codes;
   options.epochs = *epochs > 0 ? static_cast<int32_t>(*epochs)
                               : model::RecommendedEpochs(ds->matrix.rows, options.batch_size);
