@@ -167,8 +167,13 @@ for id in "${institutions[@]}"; do
 done
 echo "client liveness probes (flsailer health --url of /metrics) pass"
 tool job wait "${admin[@]}" --id "$job" > "$work/wait.log" 2>&1 || fail "job $job did not finish"
+# A client writes its results after the job's end reaches it (and Deployments never exit).
 for id in "${institutions[@]}"; do
-  [ -s "$work/results/$id/federated_clusters.json" ] || fail "$id wrote no results"
+  for _ in $(seq 120); do
+    [ -s "$work/results/$id/federated_clusters.json" ] && break
+    sleep 0.5
+  done
+  [ -s "$work/results/$id/federated_clusters.json" ] || fail "$id wrote no results within 60 s"
 done
 echo "job $job finished; both client Deployments wrote their results"
 
