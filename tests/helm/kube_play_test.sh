@@ -159,7 +159,8 @@ done
 echo "coordinator and aggregator up; their liveness probes (gRPC health over mutual TLS) pass"
 
 set_admin "$port"
-job="$(submit_job "${ROUNDS:-3}" "${institutions[@]}")" || fail "job submit"
+# Rounds enough for the clients' probes to be checked while they train (~1 s per round here).
+job="$(submit_job "${ROUNDS:-10}" "${institutions[@]}")" || fail "job submit"
 [ "$job" = job-1 ] || fail "expected job-1 (client.jobId), got $job"
 play clients
 for id in "${institutions[@]}"; do
