@@ -107,7 +107,7 @@ absl::Status JobRunner::OpenStep(StepKind kind) {
   plan.kind = kind;
   plan.length = ContributionLength(kind);
   plan.expected = cohort_;
-  plan.total_cells = statistics_ != nullptr ? (*statistics_)[0] : 0;
+  plan.total_cells = static_cast<double>(TotalCells());
   plan.min_contributors = static_cast<int32_t>(needed);
   FLS_ASSIGN_OR_RETURN(aggregation_, aggregator_->Begin(plan));
   progress_.step = kind;
@@ -359,9 +359,8 @@ absl::Status JobRunner::AfterSubspace(const AggregateResult& sum) {
 
 absl::Status JobRunner::BeginTraining() {
   const auto selected = static_cast<int32_t>(selector_->current().peaks.size());
-  const int64_t cells = statistics_ == nullptr ? 0 : std::llround((*statistics_)[0]);
-  FLS_ASSIGN_OR_RETURN(model_, model::InvariantVae::Create(VaeConfigForJob(spec_, selected, cells),
-                                                           spec_.seed()));
+  FLS_ASSIGN_OR_RETURN(model_, model::InvariantVae::Create(
+                                   VaeConfigForJob(spec_, selected, TotalCells()), spec_.seed()));
   round_ = 1;
   OpenRound();
   SetModelPayload();
@@ -626,8 +625,7 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Resume(const v1::JobCheckp
   const auto selected = static_cast<int32_t>(r->selector_->current().peaks.size());
   FLS_ASSIGN_OR_RETURN(r->model_,
                        model::InvariantVae::Create(
-                           VaeConfigForJob(c.spec(), selected, std::llround((*r->statistics_)[0])),
-                           c.spec().seed()));
+                           VaeConfigForJob(c.spec(), selected, r->TotalCells()), c.spec().seed()));
   FLS_ASSIGN_OR_RETURN(std::vector<float> w, FromBytes<float>(c.model(), "the model"));
   FLS_RETURN_IF_ERROR(r->model_->SetParameters(w));
   FLS_ASSIGN_OR_RETURN(r->adam_m_, FromBytes<double>(c.fedadam_m(), "FedAdam moments"));

@@ -19,6 +19,7 @@
 #include "libs/rpc/credentials.h"
 #include "services/cli/args.h"
 #include "services/cli/commands.h"
+#include "services/cli/federation_flags.h"
 #include "httplib.h"
 
 namespace flsailer::cli {
@@ -48,13 +49,8 @@ std::string FlagOrEnv(const Args& args, const std::string& flag, const char* env
 }
 
 absl::StatusOr<rpc::CredentialsOptions> HealthCredentials(const Args& args) {
+  if (args.Has("ca") || args.Has("cert") || args.Has("key")) return CredentialsFromArgs(args);
   rpc::CredentialsOptions options;
-  if (args.Has("ca") || args.Has("cert") || args.Has("key")) {
-    FLS_ASSIGN_OR_RETURN(options.ca_cert_path, args.Required("ca"));
-    FLS_ASSIGN_OR_RETURN(options.cert_path, args.Required("cert"));
-    FLS_ASSIGN_OR_RETURN(options.key_path, args.Required("key"));
-    return options;
-  }
   const std::string dir = FlagOrEnv(args, "tls-dir", "FLSAILER_TLS_DIR");
   if (dir.empty()) {
     return absl::InvalidArgumentError(
@@ -138,7 +134,8 @@ int RunHealth(int argc, char** argv) {
   const bool flagged = args->Has("address") || args->Has("url");
   const std::string address =
       flagged ? args->Get("address") : FlagOrEnv(*args, "address", "FLSAILER_HEALTH_ADDRESS");
-  const std::string url = flagged ? args->Get("url") : FlagOrEnv(*args, "url", "FLSAILER_HEALTH_URL");
+  const std::string url =
+      flagged ? args->Get("url") : FlagOrEnv(*args, "url", "FLSAILER_HEALTH_URL");
   if (address.empty() == url.empty()) {
     return usage_error(absl::InvalidArgumentError(
         "say what to check: --address (FLSAILER_HEALTH_ADDRESS) or --url (FLSAILER_HEALTH_URL), "
