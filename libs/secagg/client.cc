@@ -246,8 +246,8 @@ class MaskedInputState final : public ClientState {
       FLS_ASSIGN_OR_RETURN(MaskGenerator generator, MaskGenerator::Create(key));
       masks.push_back({std::move(generator), !AddsPairwiseMask(shared_->id, peer.client_id)});
     }
-    // Stochastic rounding draws its randomness from a fresh key of its own.
-    FLS_ASSIGN_OR_RETURN(Key rounding_key, RandomKey());
+    // Stochastic rounding draws from a key of its own, fixed by the round and the client.
+    FLS_ASSIGN_OR_RETURN(Key rounding_key, internal::RoundingKey(shared_->context, shared_->id));
     FLS_ASSIGN_OR_RETURN(MaskGenerator rounding, MaskGenerator::Create(rounding_key));
     const FixedPointCodec value_codec = ValueCodec(config);
     const FixedPointCodec weight_codec = WeightCodec(config);

@@ -139,6 +139,12 @@ std::string SelfMaskCommitment(const Key& seed, const RoundContext& context,
           .bytes());
 }
 
+absl::StatusOr<Key> RoundingKey(const RoundContext& context, absl::string_view client) {
+  return DeriveKey(Key{},
+                   ContextBinding("flsailer secagg rounding v1", context, Stage::kMaskedInput)
+                       .Add(client));
+}
+
 absl::Status ApplyMasks(std::vector<SignedMask>& masks, uint64_t first_word, int modulus_bits,
                         absl::Span<uint64_t> words) {
   constexpr size_t kBlockWords = 8192;  // 64 KiB: stays in L2 across the masks

@@ -78,6 +78,12 @@ absl::StatusOr<Key> SelfMaskKey(const Key& seed, const RoundContext& context,
 std::string SelfMaskCommitment(const Key& seed, const RoundContext& context,
                                absl::string_view client);
 
+// The key of a client's stochastic-rounding draws: derived from the round and the client's id
+// only, so that a federated run is reproducible for its inputs. It need not be secret: the
+// draws decide only whether each value rounds up or down by one quantum, the rounded values are
+// hidden by the masks, and the server learns their sum, which is what it is meant to learn.
+absl::StatusOr<Key> RoundingKey(const RoundContext& context, absl::string_view client);
+
 // A mask and which way it goes into the sum.
 struct SignedMask {
   MaskGenerator generator;

@@ -57,6 +57,10 @@ TEST(ProtocolTest, MaskKeysAreSymmetricPerPairAndFreshPerRound) {
   EXPECT_EQ(SelfMaskCommitment(seed, kRound1, "A").size(), 32u);
   EXPECT_NE(SelfMaskCommitment(seed, kRound1, "A"), SelfMaskCommitment(seed, kRound2, "A"));
   EXPECT_NE(SelfMaskCommitment(seed, kRound1, "A"), KeyToBytes(*SelfMaskKey(seed, kRound1, "A")));
+
+  EXPECT_EQ(*RoundingKey(kRound1, "A"), *RoundingKey(kRound1, "A"));
+  EXPECT_NE(*RoundingKey(kRound1, "A"), *RoundingKey(kRound2, "A"));
+  EXPECT_NE(*RoundingKey(kRound1, "A"), *RoundingKey(kRound1, "B"));
 }
 
 TEST(ProtocolTest, SignedKeysVerifyOnlyForTheirRound) {

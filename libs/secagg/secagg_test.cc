@@ -254,6 +254,29 @@ TEST(SecAggTest, SumsAllInputsInBothModuli) {
   }
 }
 
+// Stochastic rounding is keyed by the round and the client, so a federated run can be repeated
+// bit for bit; another round rounds the same inputs differently, so the rounding stays unbiased
+// over rounds.
+TEST(SecAggTest, TheSameRoundGivesTheSameSumAndAnotherRoundRoundsDifferently) {
+  auto sum_of_round = [](uint64_t round_number) {
+    Round::Options options = Options(3);
+    options.context.round = round_number;
+    Round round(options);
+    round.Run();
+    auto result = round.server().TakeResult();
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? result->sum : std::vector<double>{};
+  };
+  const std::vector<double> first = sum_of_round(1);
+  ASSERT_EQ(first.size(), 1000u);
+  EXPECT_EQ(sum_of_round(1), first);
+  const std::vector<double> other = sum_of_round(2);
+  ASSERT_EQ(other.size(), first.size());
+  int differ = 0;
+  for (size_t i = 0; i < first.size(); ++i) differ += other[i] != first[i] ? 1 : 0;
+  EXPECT_GT(differ, 100);  // about half of the values round the other way
+}
+
 TEST(SecAggTest, TwoClientsAndAnEmptyVectorSumTheWeights) {
   Round::Options options = Options(2);
   options.config.vector_length = 0;
