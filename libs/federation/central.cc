@@ -41,6 +41,9 @@ absl::StatusOr<CentralResult> TrainCentrally(
   if (config.depth_covariate) covariates.log_depth = model::StandardisedLogDepth(binary);
   model::TrainOptions options = TrainOptionsForJob(spec);
   options.epochs = static_cast<int32_t>(spec.rounds()) * options.epochs;
+  // As `flsailer train` does: a single run's last iterate is noisier than a federated model,
+  // which is itself an average of the institutions' models every round.
+  options.average_last_fraction = 0.5f;
   options.threads = threads;
   options.on_epoch = std::move(on_epoch);
   FLS_ASSIGN_OR_RETURN(auto vae, model::InvariantVae::Create(config, spec.seed()));

@@ -33,6 +33,12 @@ model::VaeConfig VaeConfigForJob(const v1::JobSpec& spec, int32_t selected_peaks
   if (m.encoder_hidden_size() == 0 && m.decoder_hidden_size() == 0) {
     model::ScaleConfigForCells(total_cells, &c);
   }
+  switch (m.mi_bound()) {  // after the small-data rule: a job's own choice stands
+    case v1::MI_BOUND_UNSPECIFIED: break;
+    case v1::MI_BOUND_MINIBATCH_MIXTURE: c.mi_bound = model::MiBound::kMinibatchMixture; break;
+    case v1::MI_BOUND_PAIRWISE_KL: c.mi_bound = model::MiBound::kPairwiseKl; break;
+    default: c.mi_bound = static_cast<model::MiBound>(-1);  // VaeConfig::Validate refuses it
+  }
   return c;
 }
 

@@ -73,6 +73,7 @@ std::string EncodeHeader(const CheckpointHeader& h) {
   w.Put<float>(c.mi_lambda);
   w.Put<float>(c.kl_beta);
   w.Put<uint8_t>(static_cast<uint8_t>(c.input_weighting));
+  w.Put<uint8_t>(static_cast<uint8_t>(c.mi_bound));
   w.Put<int32_t>(h.layout.version);
   w.Put<uint32_t>(static_cast<uint32_t>(h.layout.entries.size()));
   for (const ParameterLayout::Entry& e : h.layout.entries) {
@@ -227,9 +228,10 @@ absl::StatusOr<CheckpointHeader> ReadCheckpoint(
         absl::StrCat(path, ": not an FL-Sailer model checkpoint (bad magic number)"));
   }
   FLS_ASSIGN_OR_RETURN(uint32_t version, in.Get<uint32_t>("the format version"));
-  if (version != kCheckpointFormatVersion) {
+  if (version != kCheckpointFormatVersion && version != kCheckpointFormatVersion - 1) {
     return absl::FailedPreconditionError(absl::StrCat(path, ": checkpoint format version ",
                                                       version, ", this build reads ",
+                                                      kCheckpointFormatVersion - 1, " and ",
                                                       kCheckpointFormatVersion));
   }
 
@@ -252,6 +254,14 @@ absl::StatusOr<CheckpointHeader> ReadCheckpoint(
     return in.Corrupt("unknown input weighting");
   }
   c.input_weighting = static_cast<InputWeighting>(weighting);
+  c.mi_bound = MiBound::kPairwiseKl;  // version 1 had no other
+  if (version >= 2) {
+    FLS_ASSIGN_OR_RETURN(uint8_t bound, in.Get<uint8_t>("the configuration"));
+    if (bound > static_cast<uint8_t>(MiBound::kMinibatchMixture)) {
+      return in.Corrupt("unknown mutual-information bound");
+    }
+    c.mi_bound = static_cast<MiBound>(bound);
+  }
   if (absl::Status s = c.Validate(); !s.ok()) {
     return in.Corrupt(absl::StrCat("invalid configuration: ", s.message()));
   }

@@ -234,6 +234,18 @@ at::Tensor PairwiseKlMean(const at::Tensor& mu, const at::Tensor& logvar) {
   return 0.5 * ((ratio + sq + logs).mean() - static_cast<double>(mu.size(1)));
 }
 
+// mean over i of log q(z_i|x_i) - log mean_j q(z_i|x_j), z_i being cell i's sample: the
+// minibatch-mixture estimate of KL(q(z|x_i) || q(z)). The Gaussian constants cancel, and the
+// B x B log densities come from matrix products as above.
+at::Tensor MixtureKlMean(const at::Tensor& z, const at::Tensor& mu, const at::Tensor& logvar) {
+  const at::Tensor inv = (-logvar).exp();
+  const at::Tensor sq = at::mm(z * z, inv.t()) - 2 * at::mm(z, (mu * inv).t()) +
+                        (mu * mu * inv).sum(1).unsqueeze(0);  // (z_i - mu_j)^2 / var_j
+  const at::Tensor log_density = -0.5 * (sq + logvar.sum(1).unsqueeze(0));  // log q(z_i|x_j)
+  return (log_density.diagonal() - at::logsumexp(log_density, 1)).mean() +
+         std::log(static_cast<double>(z.size(0)));
+}
+
 // ---------------------------------------------------------------------------------------------
 
 class VaeImpl final : public InvariantVae {
@@ -598,6 +610,12 @@ absl::StatusOr<TrainReport> VaeImpl::TrainImpl(const data::CsrMatrix& x, const C
   if (options.fedprox_mu > 0) ws.start = params_.clone();
 
   std::vector<int64_t> order(n);
+  // Tail averaging: the running mean of the parameters after each step from average_from on.
+  const int64_t steps = int64_t{options.epochs} * batches;
+  const int64_t average_from =
+      steps - static_cast<int64_t>(std::ceil(options.average_last_fraction * steps));
+  at::Tensor average;
+  int64_t averaged = 0, step = 0;
   double epoch_loss = 0, epoch_bce = 0;
   for (int32_t epoch = 0; epoch < options.epochs; ++epoch) {
     const int32_t global_epoch = first_epoch + epoch;
@@ -625,6 +643,10 @@ absl::StatusOr<TrainReport> VaeImpl::TrainImpl(const data::CsrMatrix& x, const C
             "the loss became ", std::isnan(loss.total) ? "NaN" : "infinite", " in epoch ",
             global_epoch, " (minibatch ", b, "); lower the learning rate"));
       }
+      if (step++ >= average_from) {
+        if (!average.defined()) average = at::zeros_like(params_);
+        average.lerp_(params_, 1.0 / static_cast<double>(++averaged));  // in place, no copy
+      }
       epoch_loss += loss.total * static_cast<double>(size);
       epoch_bce += loss.reconstruction * static_cast<double>(size);
     }
@@ -634,6 +656,7 @@ absl::StatusOr<TrainReport> VaeImpl::TrainImpl(const data::CsrMatrix& x, const C
     report.epochs_run = epoch + 1;
     if (options.on_epoch) options.on_epoch(epoch, options.epochs, epoch_loss);
   }
+  if (averaged > 0) params_.copy_(average);
   report.final_loss = epoch_loss;
   report.final_reconstruction = epoch_bce;
   report.seconds =
@@ -662,7 +685,8 @@ VaeImpl::StepLoss VaeImpl::TrainStep(const Covariates& cov, double kl_w, float l
   double kl_value = 0, mi_value = 0;
   if (kl_w > 0) {
     const at::Tensor kl = 0.5 * (mu * mu + logvar.exp() - 1 - logvar).sum(1).mean();
-    const at::Tensor mi = PairwiseKlMean(mu, logvar);
+    const at::Tensor mi = config_.mi_bound == MiBound::kPairwiseKl ? PairwiseKlMean(mu, logvar)
+                                                                    : MixtureKlMean(z, mu, logvar);
     const double w = config_.kl_beta * kl_w;
     regulariser = w * kl + (lambda * w) * mi;
     kl_value = kl.item<double>();

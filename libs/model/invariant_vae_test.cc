@@ -1,6 +1,7 @@
 #include "libs/model/invariant_vae.h"
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <cstdint>
@@ -11,10 +12,12 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/model/muon.h"
@@ -334,7 +337,10 @@ TEST(TrainTest, InputWeightingTrains) {
   EXPECT_GE(CentroidAccuracy(*z, s.type, 2), 0.98);
 }
 
-TEST(TrainTest, MutualInformationPenaltyRemovesBatch) {
+// The bound and the lambda that removes the batch here.
+class MutualInformationTest : public ::testing::TestWithParam<std::pair<MiBound, float>> {};
+
+TEST_P(MutualInformationTest, PenaltyRemovesBatch) {
   // Two cell types in two batches; each batch opens its own block of peaks in every cell.
   Synthetic s = MakeData(240, 80, 2, 2, 0.6, 7);
   Covariates cov = DepthOnly(s.x);
@@ -345,6 +351,7 @@ TEST(TrainTest, MutualInformationPenaltyRemovesBatch) {
       VaeConfig c = SmallConfig(80);
       c.num_batches = 2;
       c.mi_lambda = lambda;
+      c.mi_bound = GetParam().first;
       std::unique_ptr<InvariantVae> m = MustCreate(c, seed);
       TrainOptions o = FastOptions(40);
       o.seed = seed;
@@ -359,9 +366,57 @@ TEST(TrainTest, MutualInformationPenaltyRemovesBatch) {
     return sum / 2;
   };
   const double without = batch_accuracy(0);
-  const double with = batch_accuracy(1);
-  EXPECT_LT(with, without - 0.1) << "batch accuracy on z: lambda 0 " << without
-                                 << ", lambda 1 " << with;
+  const double with = batch_accuracy(GetParam().second);
+  EXPECT_LT(with, without - 0.1) << "batch accuracy on z: lambda 0 " << without << ", lambda "
+                                 << GetParam().second << " " << with;
+}
+
+// The mixture estimate saturates once groups of cells lie apart (its gradient fades with the
+// other groups' density), and this toy's batch blocks separate in a few epochs: it needs lambda 3
+// here (1 leaves the batch accuracy unchanged, measured), while on the quality benchmark's
+// synthetic institutions lambda 1 already mixes better than lambda 0 (libs/model/README.md).
+INSTANTIATE_TEST_SUITE_P(Bounds, MutualInformationTest,
+                         ::testing::Values(std::make_pair(MiBound::kPairwiseKl, 1.0f),
+                                           std::make_pair(MiBound::kMinibatchMixture, 3.0f)));
+
+// One optimizer step per epoch, so that Train() calls of one epoch expose every iterate.
+TEST(TrainTest, TailAveragingReturnsTheMeanOfTheLastIterates) {
+  Synthetic s = MakeData(60, 20, 2, 1, 0, 13);
+  const Covariates cov = DepthOnly(s.x);
+  TrainOptions o = FastOptions(6);
+  o.batch_size = 60;
+  o.average_last_fraction = 0.5f;  // steps 4, 5 and 6
+  std::unique_ptr<InvariantVae> averaged = MustCreate(SmallConfig(20));
+  ASSERT_TRUE(averaged->Train(s.x, cov, o).ok());
+
+  std::unique_ptr<InvariantVae> stepwise = MustCreate(SmallConfig(20));
+  TrainOptions first = o;
+  first.epochs = 3;
+  first.average_last_fraction = 0;
+  ASSERT_TRUE(stepwise->Train(s.x, cov, first).ok());
+  TrainOptions one = first;
+  one.epochs = 1;
+  std::vector<double> mean(stepwise->GetParameters().size(), 0.0);
+  for (int step = 0; step < 3; ++step) {
+    ASSERT_TRUE(stepwise->Train(s.x, cov, one).ok());
+    const std::vector<float> p = stepwise->GetParameters();
+    for (size_t i = 0; i < p.size(); ++i) mean[i] += p[i] / 3.0;
+  }
+  const std::vector<float> got = averaged->GetParameters();
+  const std::vector<float> last = stepwise->GetParameters();
+  ASSERT_EQ(got.size(), mean.size());
+  double worst = 0, moved = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    worst = std::max(worst, std::abs(got[i] - mean[i]));
+    moved = std::max(moved, std::abs(static_cast<double>(got[i]) - last[i]));
+  }
+  EXPECT_LT(worst, 1e-5);
+  EXPECT_GT(moved, 1e-3);  // the average is not the last iterate
+
+  TrainOptions bad = o;
+  bad.average_last_fraction = 1;
+  EXPECT_THAT(averaged->Train(s.x, cov, bad).status().message(),
+              HasSubstr("average_last_fraction"));
 }
 
 TEST(TrainTest, MuonEqRTrains) {
@@ -551,6 +606,37 @@ TEST(CheckpointTest, BadFilesAreClearErrors) {
   EXPECT_FALSE(m->SaveCheckpoint("/nonexistent-dir/x.ckpt").ok());
 }
 
+// Format version 1 predates the MI bound byte; such files load with the pairwise bound.
+TEST(CheckpointTest, VersionOneFilesLoadWithThePairwiseBound) {
+  VaeConfig c = SmallConfig(20);
+  c.mi_bound = MiBound::kPairwiseKl;
+  std::unique_ptr<InvariantVae> m = MustCreate(c);
+  const std::string path = TempPath("v1.ckpt");
+  ASSERT_TRUE(m->SaveCheckpoint(path).ok());
+  std::string bytes = ReadAll(path);
+  // magic 8, version 4, input_dim 4, two size lists of 2 (4 + 8 each), latent_dim 4,
+  // num_batches 4, depth flag 1, four floats 16, input weighting 1: the bound comes next.
+  const size_t bound_at = 8 + 4 + 4 + 12 + 12 + 4 + 4 + 1 + 16 + 1;
+  ASSERT_EQ(bytes[bound_at], static_cast<char>(MiBound::kPairwiseKl));
+  std::string unknown = bytes;
+  unknown[bound_at] = 7;
+  WriteAll(path, unknown);
+  EXPECT_THAT(InvariantVae::LoadCheckpoint(path).status().message(),
+              HasSubstr("unknown mutual-information bound"));
+
+  bytes.erase(bound_at, 1);
+  bytes[8] = 1;  // format version 1
+  const uint32_t crc = static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size() - 4)));
+  std::memcpy(&bytes[bytes.size() - 4], &crc, sizeof(crc));
+  WriteAll(path, bytes);
+  absl::StatusOr<std::unique_ptr<InvariantVae>> loaded = InvariantVae::LoadCheckpoint(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->config().mi_bound, MiBound::kPairwiseKl);
+  EXPECT_EQ((*loaded)->GetParameters(), m->GetParameters());
+  std::remove(path.c_str());
+}
+
 TEST(InputTest, MismatchedDataIsAnError) {
   VaeConfig c = SmallConfig(20);
   c.num_batches = 2;
@@ -654,6 +740,7 @@ TEST(StatisticsTest, SmallDataGetANarrowerNetworkAndAStrongerKl) {
   EXPECT_EQ(small.encoder_hidden, (std::vector<int32_t>{50, 25}));
   EXPECT_EQ(small.decoder_hidden, (std::vector<int32_t>{25, 50}));
   EXPECT_NEAR(small.kl_beta, 5854.0 / 400.0, 1e-4);
+  EXPECT_EQ(small.mi_bound, MiBound::kPairwiseKl);
   EXPECT_TRUE(small.Validate().ok());
   // granja2019_bmmc-like: 600 cells, 1,000 kept peaks - the defaults stand.
   VaeConfig large = defaults;
@@ -662,6 +749,7 @@ TEST(StatisticsTest, SmallDataGetANarrowerNetworkAndAStrongerKl) {
   EXPECT_EQ(large.encoder_hidden, defaults.encoder_hidden);
   EXPECT_EQ(large.decoder_hidden, defaults.decoder_hidden);
   EXPECT_EQ(large.kl_beta, defaults.kl_beta);
+  EXPECT_EQ(large.mi_bound, MiBound::kMinibatchMixture);
   // Many peaks for the cells raise only the KL weight; a user's beta is scaled, not replaced.
   VaeConfig wide = defaults;
   wide.input_dim = 48000;

@@ -76,6 +76,9 @@ absl::Status VaeConfig::Validate() const {
     default:
       return absl::InvalidArgumentError("unknown input_weighting");
   }
+  if (mi_bound != MiBound::kPairwiseKl && mi_bound != MiBound::kMinibatchMixture) {
+    return absl::InvalidArgumentError("unknown mi_bound");
+  }
   // The two per-peak layers dominate; bound the total so that sizes never overflow.
   const int64_t widest = std::max(encoder_hidden.front(), decoder_hidden.back());
   if (int64_t{input_dim} * (widest + 3) * 2 > kMaxParameters) {
@@ -114,6 +117,11 @@ absl::Status TrainOptions::Validate() const {
   if (!FiniteNonNegative(fedprox_mu)) {
     return absl::InvalidArgumentError("fedprox_mu must be >= 0");
   }
+  if (!std::isfinite(average_last_fraction) || average_last_fraction < 0 ||
+      average_last_fraction >= 1) {
+    return absl::InvalidArgumentError(absl::StrCat("average_last_fraction must be in [0, 1), got ",
+                                                   average_last_fraction));
+  }
   if (threads < 1 || threads > 1024) {
     return absl::InvalidArgumentError(absl::StrCat("threads must be in [1, 1024], got ", threads));
   }
@@ -141,7 +149,12 @@ void ScaleConfigForCells(int64_t cells, VaeConfig* config) {
     cap(&config->decoder_hidden, config->decoder_hidden.size() - 1);
   }
   const double ratio = static_cast<double>(config->input_dim) / (8.0 * static_cast<double>(cells));
-  config->kl_beta *= static_cast<float>(std::max(1.0, ratio));
+  if (ratio > 1) {
+    config->kl_beta *= static_cast<float>(ratio);
+    // The pairwise bound's cost grows with each cell's distance from the others, so it also
+    // resists memorisation; the mixture estimate stops at log(minibatch) nats per cell.
+    config->mi_bound = MiBound::kPairwiseKl;
+  }
 }
 
 std::vector<float> StandardisedLogDepth(const data::CsrMatrix& counts, double mean, double sd) {

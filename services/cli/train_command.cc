@@ -68,13 +68,18 @@ int RunTrain(int argc, char** argv) {
       "  --rate R            fraction of peaks the model sees, chosen by leverage score as in a\n"
       "                      federated job (default 0.2; 1 = all peaks); also DIR/selected_peaks.bed\n"
       "  --lambda X          weight of the mutual-information penalty (default 1)\n"
+      "  --mi-bound mixture|pairwise   its estimate: the minibatch mixture or SAILER's pairwise\n"
+      "                      KL (default: mixture; pairwise for few cells with many peaks)\n"
+      "  --average-tail F    the model is the mean of the parameters over the last fraction F\n"
+      "                      of the optimizer steps (default 0.5; 0 = the last step's)\n"
       "  --kl-beta X         weight of the KL terms (beta-VAE; default 1; scaled up for few\n"
       "                      cells with many peaks, as the network is narrowed for them)\n"
       "  --optimizer adam|muon   local optimizer (muon: MuonEq-R for hidden matrices)\n",
       kReportFlagsHelp, kLoadFlagsHelp);
   std::set<std::string> flags = LoadFlagNames();
   flags.insert(ReportFlagNames().begin(), ReportFlagNames().end());
-  flags.insert({"input", "epochs", "lambda", "optimizer", "rate", "kl-beta"});
+  flags.insert(
+      {"input", "epochs", "lambda", "optimizer", "rate", "kl-beta", "mi-bound", "average-tail"});
   auto args = Args::Parse(argc, argv, flags, {"help"});
   if (!args.ok()) return PrintUsage("train", args.status(), usage);
   if (args->Has("help")) return PrintUsage("train", absl::OkStatus(), usage);
@@ -85,12 +90,17 @@ int RunTrain(int argc, char** argv) {
   auto lambda = args->GetDouble("lambda", config.mi_lambda);
   auto rate = args->GetDouble("rate", 0.2);
   auto beta = args->GetDouble("kl-beta", config.kl_beta);
+  auto average_tail = args->GetDouble("average-tail", 0.5);
   const std::string optimizer = args->Get("optimizer", "adam");
-  if (!epochs.ok() || !lambda.ok() || !rate.ok() || !beta.ok() || !(*rate > 0 && *rate <= 1) ||
-      (optimizer != "adam" && optimizer != "muon")) {
+  const std::string mi_bound = args->Get("mi-bound", "mixture");
+  if (!epochs.ok() || !lambda.ok() || !rate.ok() || !beta.ok() || !average_tail.ok() ||
+      !(*rate > 0 && *rate <= 1) || !(*average_tail >= 0 && *average_tail < 1) ||
+      (optimizer != "adam" && optimizer != "muon") ||
+      (mi_bound != "mixture" && mi_bound != "pairwise")) {
     return PrintUsage("train", absl::InvalidArgumentError(
                                    "--epochs and --lambda must be numbers, --rate in (0, 1], "
-                                   "--optimizer adam|muon"),
+                                   "--average-tail in [0, 1), --optimizer adam|muon, "
+                                   "--mi-bound mixture|pairwise"),
                       usage);
   }
   auto ds = LoadInputFromArgs(*args);
@@ -116,13 +126,19 @@ int RunTrain(int argc, char** argv) {
   config.kl_beta = static_cast<float>(*beta);
   // Small data: a narrower network and a stronger KL (see ScaleConfigForCells).
   model::ScaleConfigForCells(ds->matrix.rows, &config);
-  std::fprintf(stderr, "train: %lld cells x %d peaks: hidden %d/%d, kl_beta %.3g\n",
+  if (args->Has("mi-bound")) {
+    config.mi_bound =
+        mi_bound == "pairwise" ? model::MiBound::kPairwiseKl : model::MiBound::kMinibatchMixture;
+  }
+  std::fprintf(stderr, "train: %lld cells x %d peaks: hidden %d/%d, kl_beta %.3g, %s MI bound\n",
                static_cast<long long>(ds->matrix.rows), config.input_dim,
-               config.encoder_hidden.front(), config.encoder_hidden.back(), config.kl_beta);
+               config.encoder_hidden.front(), config.encoder_hidden.back(), config.kl_beta,
+               config.mi_bound == model::MiBound::kPairwiseKl ? "pairwise" : "mixture");
   if (config.num_batches > 0) covariates.batch = batches.codes;
   options.epochs = *epochs > 0 ? static_cast<int32_t>(*epochs)
                               : model::RecommendedEpochs(ds->matrix.rows, options.batch_size);
   options.seed = settings->seed;
+  options.average_last_fraction = static_cast<float>(*average_tail);
   options.threads = settings->threads;
   options.optimizer =
       optimizer == "muon" ? model::LocalOptimizer::kMuonEqR : model::LocalOptimizer::kAdam;
