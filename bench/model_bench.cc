@@ -77,6 +77,7 @@ bool TrainRow(const std::string& label, const data::CsrMatrix& x, int32_t thread
     config.decoder_hidden = {100, 1000};
     config.latent_dim = 10;
     config.pos_weight = 30;
+    config.mi_bound = model::MiBound::kPairwiseKl;
     options.input_dropout = 0;
   }
   absl::StatusOr<std::unique_ptr<model::InvariantVae>> vae = model::InvariantVae::Create(config, 1);

@@ -462,12 +462,14 @@ TEST(VaeConfigForJobTest, TheDefaultNetworkIsAdaptedToTheFederationsCellsAndAJob
 
 TEST(VaeConfigForJobTest, TheMutualInformationBoundIsTheJobsChoice) {
   v1::JobSpec spec;
+  // Unset: the pairwise bound, until federated jobs average their last rounds.
+  EXPECT_EQ(VaeConfigForJob(spec, 100, 600).mi_bound, model::MiBound::kPairwiseKl);
+  EXPECT_EQ(VaeConfigForJob(spec, 5854, 50).mi_bound, model::MiBound::kPairwiseKl);
+  spec.mutable_model()->set_mi_bound(v1::MI_BOUND_MINIBATCH_MIXTURE);
   EXPECT_EQ(VaeConfigForJob(spec, 100, 600).mi_bound, model::MiBound::kMinibatchMixture);
-  EXPECT_EQ(VaeConfigForJob(spec, 5854, 50).mi_bound, model::MiBound::kPairwiseKl);  // small data
+  EXPECT_EQ(VaeConfigForJob(spec, 5854, 50).mi_bound, model::MiBound::kMinibatchMixture);
   spec.mutable_model()->set_mi_bound(v1::MI_BOUND_PAIRWISE_KL);
   EXPECT_EQ(VaeConfigForJob(spec, 100, 600).mi_bound, model::MiBound::kPairwiseKl);
-  spec.mutable_model()->set_mi_bound(v1::MI_BOUND_MINIBATCH_MIXTURE);
-  EXPECT_EQ(VaeConfigForJob(spec, 5854, 50).mi_bound, model::MiBound::kMinibatchMixture);
   spec.mutable_model()->set_mi_bound(static_cast<v1::MiBound>(9));  // from a newer client
   EXPECT_THAT(VaeConfigForJob(spec, 100, 600).Validate().message(), HasSubstr("mi_bound"));
 }

@@ -70,7 +70,8 @@ struct VaeConfig {
   float leaky_relu_slope = 0.2f;
   float pos_weight = 1.0f;                        // BCE weight of open peaks; SAILER 30
   float mi_lambda = 1.0f;                         // weight of the MI bound
-  MiBound mi_bound = MiBound::kMinibatchMixture;  // SAILER kPairwiseKl
+  // SAILER kPairwiseKl; so are federated jobs that do not choose (libs/federation protocol.cc).
+  MiBound mi_bound = MiBound::kMinibatchMixture;
   // beta of a beta-VAE: multiplies the KL and MI terms (1 in SAILER).
   float kl_beta = 1.0f;
   InputWeighting input_weighting = InputWeighting::kBinary;
@@ -132,9 +133,9 @@ int32_t RecommendedEpochs(int64_t cells, int32_t batch_size = 100);
 // kept peaks: train BCE under 60 nats per cell against 2,297 for the per-cell-line mean profiles;
 // 6% of the latent variance between the two cell lines). So the hidden widths are capped at
 // `cells` next to the peaks and `cells` / 2 inside, and when input_dim > 8 cells, kl_beta is
-// multiplied by input_dim / (8 cells) and the MI term uses the pairwise-KL bound (which resists
-// memorisation; on buenrostro2015 ARI 0.92 on each of 3 seeds against 0.51-0.92 with the
-// mixture). Data with >= 256 cells and input_dim <= 8 cells is left unchanged (granja2019_bmmc,
+// multiplied by input_dim / (8 cells); when both happen (the network is narrowed and
+// input_dim > 8 cells) the MI term uses the pairwise-KL bound, which resists memorisation (on
+// buenrostro2015 ARI 0.92 on each of 3 seeds against 0.51-0.92 with the mixture). Data with >= 256 cells and input_dim <= 8 cells is left unchanged (granja2019_bmmc,
 // snareseq2019, the synthetic benchmark, the bundled demo). cells <= 0: unchanged.
 void ScaleConfigForCells(int64_t cells, VaeConfig* config);
 

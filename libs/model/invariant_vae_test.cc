@@ -413,6 +413,17 @@ TEST(TrainTest, TailAveragingReturnsTheMeanOfTheLastIterates) {
   EXPECT_LT(worst, 1e-5);
   EXPECT_GT(moved, 1e-3);  // the average is not the last iterate
 
+  // The window counts optimizer steps, not epochs, and rounds up: two steps per epoch, 6 steps,
+  // 0.1 of them is one step, so the model is the last iterate exactly.
+  TrainOptions two_per_epoch = FastOptions(3);
+  two_per_epoch.batch_size = 30;
+  std::unique_ptr<InvariantVae> plain = MustCreate(SmallConfig(20));
+  ASSERT_TRUE(plain->Train(s.x, cov, two_per_epoch).ok());
+  two_per_epoch.average_last_fraction = 0.1f;
+  std::unique_ptr<InvariantVae> one_step = MustCreate(SmallConfig(20));
+  ASSERT_TRUE(one_step->Train(s.x, cov, two_per_epoch).ok());
+  EXPECT_EQ(one_step->GetParameters(), plain->GetParameters());
+
   TrainOptions bad = o;
   bad.average_last_fraction = 1;
   EXPECT_THAT(averaged->Train(s.x, cov, bad).status().message(),
@@ -757,6 +768,7 @@ TEST(StatisticsTest, SmallDataGetANarrowerNetworkAndAStrongerKl) {
   ScaleConfigForCells(2000, &wide);
   EXPECT_EQ(wide.encoder_hidden, defaults.encoder_hidden);
   EXPECT_NEAR(wide.kl_beta, 2 * 3.0, 1e-5);
+  EXPECT_EQ(wide.mi_bound, MiBound::kMinibatchMixture);  // enough cells for the network
   // Tiny or unknown cohorts: widths never below 2; no cell count leaves the config alone.
   VaeConfig tiny = defaults;
   ScaleConfigForCells(3, &tiny);

@@ -144,17 +144,17 @@ void ScaleConfigForCells(int64_t cells, VaeConfig* config) {
       (*sizes)[k] = static_cast<int32_t>(std::min<int64_t>((*sizes)[k], limit));
     }
   };
+  const bool narrowed = !config->encoder_hidden.empty() && cells < config->encoder_hidden.front();
   if (!config->encoder_hidden.empty()) cap(&config->encoder_hidden, 0);
   if (!config->decoder_hidden.empty()) {
     cap(&config->decoder_hidden, config->decoder_hidden.size() - 1);
   }
   const double ratio = static_cast<double>(config->input_dim) / (8.0 * static_cast<double>(cells));
-  if (ratio > 1) {
-    config->kl_beta *= static_cast<float>(ratio);
-    // The pairwise bound's cost grows with each cell's distance from the others, so it also
-    // resists memorisation; the mixture estimate stops at log(minibatch) nats per cell.
-    config->mi_bound = MiBound::kPairwiseKl;
-  }
+  if (ratio > 1) config->kl_beta *= static_cast<float>(ratio);
+  // Few cells for the network and many peaks per cell: memorisation is the risk. The pairwise
+  // bound's cost grows with each cell's distance from the others, so it resists that; the
+  // mixture estimate stops at log(minibatch) nats per cell.
+  if (ratio > 1 && narrowed) config->mi_bound = MiBound::kPairwiseKl;
 }
 
 std::vector<float> StandardisedLogDepth(const data::CsrMatrix& counts, double mean, double sd) {

@@ -4,7 +4,8 @@
 # the report of every run (sites, rounds, selected peaks, bytes per client and round within 1.1x
 # the fp32 model each way), that the federated selection equals the central one (same peaks,
 # leverage scores within 1e-4), and that the federated model's Leiden ARI, mean over the seeds, is
-# within 0.03 of the same model trained centrally (one seed alone varies by more than that).
+# within 0.03 of the same model trained centrally (one seed alone varies by more than that; the
+# central model is averaged over its last half of steps, as `flsailer train` does).
 # Usage: tests/integration/demo_three_institutions_test.sh FLSAILER_BINARY
 set -euo pipefail
 flsailer="$(realpath "$1")"
