@@ -1,7 +1,8 @@
 // The centralised reference of a federated job: the same schedule's selection and model, computed
 // with every cell in one place, and averaged over the last half of its steps as `flsailer train`
-// is (a federated model is itself an average of the institutions' models every round). It answers "what does federation cost?" - `flsailer demo` and the
-// integration tests compare a federated job with it on the same cells and settings.
+// is (a federated model is itself an average of the institutions' models every round). It
+// answers "what does federation cost?" - `flsailer demo` and the integration tests compare a
+// federated job with it on the same cells and settings.
 #ifndef FLSAILER_LIBS_FEDERATION_CENTRAL_H_
 #define FLSAILER_LIBS_FEDERATION_CENTRAL_H_
 

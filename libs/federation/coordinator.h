@@ -128,11 +128,11 @@ class JobRunner {
  private:
   JobRunner(const v1::JobSpec& spec, std::unique_ptr<Aggregator> aggregator, Clock clock);
 
-  // Opens the next step of `kind` for the current cohort with the given payload.
   // Cells in the whole job, from the statistics step (0 before it).
   int64_t TotalCells() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return statistics_ == nullptr ? 0 : std::llround((*statistics_)[0]);
   }
+  // Opens the next step of `kind` for the current cohort with the given payload.
   absl::Status OpenStep(StepKind kind) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Aggregates the current step and advances the schedule; fails the job on error. A secure sum
   // not ready yet leaves the step open (Tick tries again). At a deadline, the institutions not in

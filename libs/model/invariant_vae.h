@@ -135,8 +135,9 @@ int32_t RecommendedEpochs(int64_t cells, int32_t batch_size = 100);
 // `cells` next to the peaks and `cells` / 2 inside, and when input_dim > 8 cells, kl_beta is
 // multiplied by input_dim / (8 cells); when both happen (the network is narrowed and
 // input_dim > 8 cells) the MI term uses the pairwise-KL bound, which resists memorisation (on
-// buenrostro2015 ARI 0.92 on each of 3 seeds against 0.51-0.92 with the mixture). Data with >= 256 cells and input_dim <= 8 cells is left unchanged (granja2019_bmmc,
-// snareseq2019, the synthetic benchmark, the bundled demo). cells <= 0: unchanged.
+// buenrostro2015 ARI 0.92 on each of 3 seeds against 0.51-0.92 with the mixture). Data with
+// >= 256 cells and input_dim <= 8 cells is left unchanged (granja2019_bmmc, snareseq2019, the
+// synthetic benchmark, the bundled demo). cells <= 0: unchanged.
 void ScaleConfigForCells(int64_t cells, VaeConfig* config);
 
 // Per-cell covariates, aligned with the matrix rows.
