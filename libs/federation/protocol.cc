@@ -31,8 +31,8 @@ model::VaeConfig VaeConfigForJob(const v1::JobSpec& spec, int32_t selected_peaks
   if (m.pos_weight() > 0) c.pos_weight = static_cast<float>(m.pos_weight());
   c.num_batches = spec.institutions_size() > 1 ? spec.institutions_size() : 0;
   // Federated jobs keep SAILER's pairwise bound unless they ask for the mixture: the mixture
-  // clusters well only with tail averaging (libs/model/README.md), which a federated job does not
-  // have yet (the bundled demo's federated ARI fell from 0.52-0.58 to 0.45-0.50 with it).
+  // clusters well only with tail averaging, and a mean of the global models over the last rounds
+  // still left it below the pairwise bound on the bundled demo (libs/model/README.md).
   c.mi_bound = model::MiBound::kPairwiseKl;
   if (m.encoder_hidden_size() == 0 && m.decoder_hidden_size() == 0) {
     model::ScaleConfigForCells(total_cells, &c);
