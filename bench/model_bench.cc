@@ -9,8 +9,10 @@
 // 2. Training throughput, cells/s per epoch (median over epochs), at SAILER's model size
 //    (p -> 1000 -> 100 -> 10, decoder 10+1 -> 100 -> 1000 -> p), batch 100, at 5,000, 20,000 and
 //    200,000 peaks (synthetic, 3% density) and 1 and 2 threads, with the peak resident memory of
-//    each run; on the real dataset also with the project's default (smaller) network. Each run
-//    is a fresh process (this binary re-executed with --run) so that its peak memory is its own.
+//    each run; on the real dataset also with the project's default (smaller) network. SAILER's
+//    size is also run with bfloat16 output-layer products (TrainOptions::bf16_output_products).
+//    Each run is a fresh process (this binary re-executed with --run) so that its peak memory is
+//    its own.
 //    Anchor: SAILER's PyTorch code trains ~850 cells/s on one thread at 5,000 peaks
 //    (granja2019_bmmc, batch 100).
 #include <sys/resource.h>
@@ -64,15 +66,27 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Trains `epochs` epochs and prints one table row. `sailer_size`: SAILER's network (encoder
-// 1000/100, latent 10, decoder 100/1000, no input dropout), the size the anchor was measured
-// at; otherwise the project's defaults. Returns false on error.
+// The network a row trains: the project's defaults, or SAILER's (encoder 1000/100, latent 10,
+// decoder 100/1000, no input dropout; the size the anchor was measured at), in float32 or with
+// bfloat16 output-layer products.
+enum class Network { kDefault = 0, kSailer = 1, kSailerBf16 = 2 };
+
+const char* NetworkName(Network network) {
+  switch (network) {
+    case Network::kDefault: return "default";
+    case Network::kSailer: return "SAILER";
+    case Network::kSailerBf16: return "SAILER bf16";
+  }
+  return "?";
+}
+
+// Trains `epochs` epochs and prints one table row. Returns false on error.
 bool TrainRow(const std::string& label, const data::CsrMatrix& x, int32_t threads,
-              int32_t epochs, bool sailer_size) {
+              int32_t epochs, Network network) {
   model::VaeConfig config;
   config.input_dim = static_cast<int32_t>(x.cols);
   model::TrainOptions options;
-  if (sailer_size) {
+  if (network != Network::kDefault) {
     config.encoder_hidden = {1000, 100};
     config.decoder_hidden = {100, 1000};
     config.latent_dim = 10;
@@ -89,6 +103,7 @@ bool TrainRow(const std::string& label, const data::CsrMatrix& x, int32_t thread
   cov.log_depth = model::StandardisedLogDepth(x);
   options.epochs = epochs;
   options.threads = threads;
+  options.bf16_output_products = network == Network::kSailerBf16;
   std::vector<double> epoch_seconds;
   auto last = std::chrono::steady_clock::now();
   options.on_epoch = [&](int32_t, int32_t, double) {
@@ -101,8 +116,8 @@ bool TrainRow(const std::string& label, const data::CsrMatrix& x, int32_t thread
     std::fprintf(stderr, "%s\n", report.status().ToString().c_str());
     return false;
   }
-  std::printf("%-24s %-8s %8lld %8lld %7d %10.0f %12.0f\n", label.c_str(),
-              sailer_size ? "SAILER" : "default",
+  std::printf("%-24s %-12s %8lld %8lld %7d %10.0f %12.0f\n", label.c_str(),
+              NetworkName(network),
               static_cast<long long>(x.cols), static_cast<long long>(x.rows), threads,
               static_cast<double>(x.rows) / Median(epoch_seconds), PeakRssMiB());
   std::fflush(stdout);
@@ -110,33 +125,35 @@ bool TrainRow(const std::string& label, const data::CsrMatrix& x, int32_t thread
 }
 
 // One synthetic training configuration, in this (child) process.
-int RunOne(int32_t peaks, int32_t threads) {
+int RunOne(int32_t peaks, int32_t threads, Network network) {
   // Fewer cells for wider models keeps each run to tens of seconds; cells/s is per epoch.
   const int64_t cells = peaks >= 100000 ? 500 : peaks >= 20000 ? 1000 : 2000;
   const int32_t epochs = peaks >= 100000 ? 3 : 5;
   const data::CsrMatrix x = RandomBinary(cells, peaks, 0.03, 7);
-  return TrainRow("synthetic 3%", x, threads, epochs, /*sailer_size=*/true) ? 0 : 1;
+  return TrainRow("synthetic 3%", x, threads, epochs, network) ? 0 : 1;
 }
 
-int RunData(const std::string& path, int32_t threads, bool sailer_size) {
+int RunData(const std::string& path, int32_t threads, Network network) {
   absl::StatusOr<data::Dataset> ds = data::LoadDataset(path);
   if (!ds.ok()) {
     std::fprintf(stderr, "%s\n", ds.status().ToString().c_str());
     return 1;
   }
   const std::string name = path.substr(path.find_last_of('/') + 1);
-  return TrainRow(name, ds->matrix.Binarized(), threads, 10, sailer_size) ? 0 : 1;
+  return TrainRow(name, ds->matrix.Binarized(), threads, 10, network) ? 0 : 1;
 }
 
 int Main(int argc, char** argv) {
   std::string data_path = "../shared/data/granja2019_bmmc";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--run" && i + 2 < argc) {
-      return RunOne(std::atoi(argv[i + 1]), std::atoi(argv[i + 2]));
+    if (arg == "--run" && i + 3 < argc) {
+      return RunOne(std::atoi(argv[i + 1]), std::atoi(argv[i + 2]),
+                    static_cast<Network>(std::atoi(argv[i + 3])));
     }
     if (arg == "--run-data" && i + 3 < argc) {
-      return RunData(argv[i + 1], std::atoi(argv[i + 2]), std::atoi(argv[i + 3]) == 1);
+      return RunData(argv[i + 1], std::atoi(argv[i + 2]),
+                     static_cast<Network>(std::atoi(argv[i + 3])));
     }
     if (arg == "--data" && i + 1 < argc) {
       data_path = argv[++i];
@@ -166,7 +183,7 @@ int Main(int argc, char** argv) {
   // 2. Training throughput, each run in a fresh process.
   std::printf("\ntraining throughput (batch 100, median epoch; SAILER anchor ~850 cells/s at "
               "5,000 peaks, 1 thread)\n");
-  std::printf("%-24s %-8s %8s %8s %7s %10s %12s\n", "data", "model", "peaks", "cells", "threads",
+  std::printf("%-24s %-12s %8s %8s %7s %10s %12s\n", "data", "model", "peaks", "cells", "threads",
               "cells/s", "peak RSS MiB");
   std::fflush(stdout);
   int failures = 0;
@@ -178,16 +195,19 @@ int Main(int argc, char** argv) {
   }
   const std::string self(self_buffer, static_cast<size_t>(len));
   if (access(data_path.c_str(), R_OK) == 0) {
-    for (int sailer_size : {1, 0}) {
+    for (Network network : {Network::kSailer, Network::kSailerBf16, Network::kDefault}) {
       for (int32_t threads : {1, 2}) {
         failures += std::system(absl::StrCat(self, " --run-data '", data_path, "' ", threads, " ",
-                                             sailer_size).c_str()) != 0;
+                                             static_cast<int>(network)).c_str()) != 0;
       }
     }
   }
   for (int32_t peaks : {5000, 20000, 200000}) {
-    for (int32_t threads : {1, 2}) {
-      failures += std::system(absl::StrCat(self, " --run ", peaks, " ", threads).c_str()) != 0;
+    for (Network network : {Network::kSailer, Network::kSailerBf16}) {
+      for (int32_t threads : {1, 2}) {
+        failures += std::system(absl::StrCat(self, " --run ", peaks, " ", threads, " ",
+                                             static_cast<int>(network)).c_str()) != 0;
+      }
     }
   }
   return failures == 0 ? 0 : 1;

@@ -368,6 +368,9 @@ class VaeImpl final : public InvariantVae {
     at::Tensor block_grad;       // [kOutputBlockRows, decoder_hidden.back()]
     at::Tensor block_bias_grad;  // [kOutputBlockRows]
     at::Tensor start;            // parameters at entry, for FedProx (else undefined)
+    // bf16_output_products only: the output weights in bfloat16 (kept in step with the float32
+    // ones), this step's hidden layer and logit gradient in bfloat16, a block of weight gradient.
+    at::Tensor out_w16, hidden16, grad16, block_grad16;
   };
   struct StepLoss {
     double total = 0;           // per cell
@@ -608,6 +611,10 @@ absl::StatusOr<TrainReport> VaeImpl::TrainImpl(const data::CsrMatrix& x, const C
   ws.block_grad = at::empty({kOutputBlockRows, config_.decoder_hidden.back()}, at::kFloat);
   ws.block_bias_grad = at::empty({kOutputBlockRows}, at::kFloat);
   if (options.fedprox_mu > 0) ws.start = params_.clone();
+  if (options.bf16_output_products) {
+    ws.out_w16 = V(out_.w).to(at::kBFloat16);
+    ws.block_grad16 = at::empty({kOutputBlockRows, config_.decoder_hidden.back()}, at::kBFloat16);
+  }
 
   std::vector<int64_t> order(n);
   // Tail averaging: the running mean of the parameters after each step from average_from on.
@@ -698,7 +705,13 @@ VaeImpl::StepLoss VaeImpl::TrainStep(const Covariates& cov, double kl_w, float l
   const at::Tensor hid = hidden.detach();
   at::Tensor grad_logits = ws->logits.narrow(0, 0, size);
   at::Tensor scratch = ws->scratch.narrow(0, 0, size);
-  at::addmm_out(grad_logits, V(out_.b), hid, V(out_.w).t());
+  const bool bf16 = options.bf16_output_products;
+  if (bf16) {
+    ws->hidden16 = hid.to(at::kBFloat16);
+    grad_logits.copy_(at::mm(ws->hidden16, ws->out_w16.t())).add_(V(out_.b));
+  } else {
+    at::addmm_out(grad_logits, V(out_.b), hid, V(out_.w).t());
+  }
   loss.reconstruction =
       BceInPlace(grad_logits, scratch, mb, 0, config_.pos_weight) / static_cast<double>(size);
   const double w = config_.kl_beta * kl_w;
@@ -708,7 +721,9 @@ VaeImpl::StepLoss VaeImpl::TrainStep(const Covariates& cov, double kl_w, float l
   // Backward: the output layer's input gradient first (before its weights change), then
   // autograd through the middle, then every update. d loss / d logits = scale * grad_logits.
   const float scale = (1 + lambda) / static_cast<float>(size);
-  const at::Tensor grad_hidden = at::mm(grad_logits, V(out_.w)).mul_(scale);
+  if (bf16) ws->grad16 = grad_logits.to(at::kBFloat16);
+  const at::Tensor grad_hidden = bf16 ? at::mm(ws->grad16, ws->out_w16).to(at::kFloat).mul_(scale)
+                                      : at::mm(grad_logits, V(out_.w)).mul_(scale);
   {
     at::AutoGradMode enable(true);
     if (regulariser.defined()) {
@@ -743,7 +758,13 @@ void VaeImpl::UpdateOutputLayer(const at::Tensor& grad_logits, const at::Tensor&
     const at::Tensor g_block = grad_logits.narrow(1, r0, rows);
     at::Tensor gw = ws->block_grad.narrow(0, 0, rows);
     at::Tensor gb = ws->block_bias_grad.narrow(0, 0, rows);
-    at::mm_out(gw, g_block.t(), hidden);
+    if (ws->out_w16.defined()) {
+      at::Tensor gw16 = ws->block_grad16.narrow(0, 0, rows);
+      at::mm_out(gw16, ws->grad16.narrow(1, r0, rows).t(), ws->hidden16);
+      gw.copy_(gw16);
+    } else {
+      at::mm_out(gw, g_block.t(), hidden);
+    }
     at::sum_out(gb, g_block, {0});
     const int64_t off = r0 * h;
     AdamUpdate(w + off, gw.data_ptr<float>(), Moment(first_moment_, out_.w) + off,
@@ -752,6 +773,9 @@ void VaeImpl::UpdateOutputLayer(const at::Tensor& grad_logits, const at::Tensor&
     AdamUpdate(bias + r0, gb.data_ptr<float>(), Moment(first_moment_, out_.b) + r0,
                Moment(second_moment_, out_.b) + r0,
                b_start == nullptr ? nullptr : b_start + r0, rows, cb);
+    if (ws->out_w16.defined()) {  // the updated rows, while in cache
+      ws->out_w16.narrow(0, r0, rows).copy_(V(out_.w).narrow(0, r0, rows));
+    }
   }
 }
 

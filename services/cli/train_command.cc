@@ -74,13 +74,16 @@ int RunTrain(int argc, char** argv) {
       "                      of the optimizer steps (default 0.5; 0 = the last step's)\n"
       "  --kl-beta X         weight of the KL terms (beta-VAE; default 1; scaled up for few\n"
       "                      cells with many peaks, as the network is narrowed for them)\n"
-      "  --optimizer adam|muon   local optimizer (muon: MuonEq-R for hidden matrices)\n",
+      "  --optimizer adam|muon   local optimizer (muon: MuonEq-R for hidden matrices)\n"
+      "  --bf16              bfloat16 operands for the output layer's products (float32 weights\n"
+      "                      and accumulation): ~1.5x faster training on CPUs with AVX512-BF16\n"
+      "                      or AMX, slower on others\n",
       kReportFlagsHelp, kLoadFlagsHelp);
   std::set<std::string> flags = LoadFlagNames();
   flags.insert(ReportFlagNames().begin(), ReportFlagNames().end());
   flags.insert(
       {"input", "epochs", "lambda", "optimizer", "rate", "kl-beta", "mi-bound", "average-tail"});
-  auto args = Args::Parse(argc, argv, flags, {"help"});
+  auto args = Args::Parse(argc, argv, flags, {"help", "bf16"});
   if (!args.ok()) return PrintUsage("train", args.status(), usage);
   if (args->Has("help")) return PrintUsage("train", absl::OkStatus(), usage);
 
@@ -140,6 +143,7 @@ int RunTrain(int argc, char** argv) {
   options.seed = settings->seed;
   options.average_last_fraction = static_cast<float>(*average_tail);
   options.threads = settings->threads;
+  options.bf16_output_products = args->Has("bf16");
   options.optimizer =
       optimizer == "muon" ? model::LocalOptimizer::kMuonEqR : model::LocalOptimizer::kAdam;
   // "train: epoch 12/100, ETA 3 min 48 s  loss 812.30  31.2 s elapsed" every epoch.
