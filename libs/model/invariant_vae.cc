@@ -705,7 +705,7 @@ VaeImpl::StepLoss VaeImpl::TrainStep(const Covariates& cov, double kl_w, float l
   const at::Tensor hid = hidden.detach();
   at::Tensor grad_logits = ws->logits.narrow(0, 0, size);
   at::Tensor scratch = ws->scratch.narrow(0, 0, size);
-  const bool bf16 = options.bf16_output_products;
+  const bool bf16 = ws->out_w16.defined();  // options.bf16_output_products
   if (bf16) {
     ws->hidden16 = hid.to(at::kBFloat16);
     grad_logits.copy_(at::mm(ws->hidden16, ws->out_w16.t())).add_(V(out_.b));

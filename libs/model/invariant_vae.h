@@ -113,9 +113,10 @@ struct TrainOptions {
   // libs/model has the evidence).
   float average_last_fraction = 0.0f;
   // Mixed precision: the output layer's three products (logits, the hidden layer's gradient, the
-  // weight gradient) take bfloat16 operands, with float32 accumulation; the weights, Adam and
-  // everything else stay float32. About 2x faster products on CPUs with native bfloat16
-  // (AVX512-BF16, AMX), slower elsewhere.
+  // weight gradient) take bfloat16 operands and accumulate in float32 (oneDNN), but their results
+  // are rounded to bfloat16; the weights, Adam's moments and everything else stay float32. About
+  // 2x faster products on CPUs with native bfloat16 (AVX512-BF16, AMX), slower elsewhere. These
+  // products run on one thread whatever `threads` says (LibTorch's pool is held at one).
   bool bf16_output_products = false;
   uint64_t seed = 1;                // shuffling and reparameterisation noise
   int32_t threads = 1;              // for the matrix products (OpenBLAS); the rest is serial

@@ -75,9 +75,9 @@ int RunTrain(int argc, char** argv) {
       "  --kl-beta X         weight of the KL terms (beta-VAE; default 1; scaled up for few\n"
       "                      cells with many peaks, as the network is narrowed for them)\n"
       "  --optimizer adam|muon   local optimizer (muon: MuonEq-R for hidden matrices)\n"
-      "  --bf16              bfloat16 operands for the output layer's products (float32 weights\n"
-      "                      and accumulation): ~1.5x faster training on CPUs with AVX512-BF16\n"
-      "                      or AMX, slower on others\n",
+      "  --bf16              bfloat16 operands for the output layer's products (float32\n"
+      "                      weights): ~1.5x faster training at SAILER's size with one thread\n"
+      "                      on CPUs with AVX512-BF16 or AMX; slower on others\n",
       kReportFlagsHelp, kLoadFlagsHelp);
   std::set<std::string> flags = LoadFlagNames();
   flags.insert(ReportFlagNames().begin(), ReportFlagNames().end());
