@@ -147,15 +147,13 @@ int Main(int argc, char** argv) {
   std::string data_path = "../shared/data/granja2019_bmmc";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    const bool network_ok = i + 3 < argc && std::atoi(argv[i + 3]) >= 0 &&
-                            std::atoi(argv[i + 3]) <= static_cast<int>(Network::kSailerBf16);
+    const int network = i + 3 < argc ? std::atoi(argv[i + 3]) : -1;
+    const bool network_ok = network >= 0 && network <= static_cast<int>(Network::kSailerBf16);
     if (arg == "--run" && network_ok) {
-      return RunOne(std::atoi(argv[i + 1]), std::atoi(argv[i + 2]),
-                    static_cast<Network>(std::atoi(argv[i + 3])));
+      return RunOne(std::atoi(argv[i + 1]), std::atoi(argv[i + 2]), static_cast<Network>(network));
     }
     if (arg == "--run-data" && network_ok) {
-      return RunData(argv[i + 1], std::atoi(argv[i + 2]),
-                     static_cast<Network>(std::atoi(argv[i + 3])));
+      return RunData(argv[i + 1], std::atoi(argv[i + 2]), static_cast<Network>(network));
     }
     if (arg == "--data" && i + 1 < argc) {
       data_path = argv[++i];

@@ -753,12 +753,13 @@ void VaeImpl::UpdateOutputLayer(const at::Tensor& grad_logits, const at::Tensor&
   float* bias = Data(out_.b);
   const float* w_start = StartOf(*ws, out_.w);
   const float* b_start = StartOf(*ws, out_.b);
+  const bool bf16 = ws->out_w16.defined();  // options.bf16_output_products
   for (int64_t r0 = 0; r0 < p; r0 += kOutputBlockRows) {
     const int64_t rows = std::min(kOutputBlockRows, p - r0);
     const at::Tensor g_block = grad_logits.narrow(1, r0, rows);
     at::Tensor gw = ws->block_grad.narrow(0, 0, rows);
     at::Tensor gb = ws->block_bias_grad.narrow(0, 0, rows);
-    if (ws->out_w16.defined()) {
+    if (bf16) {
       at::Tensor gw16 = ws->block_grad16.narrow(0, 0, rows);
       at::mm_out(gw16, ws->grad16.narrow(1, r0, rows).t(), ws->hidden16);
       gw.copy_(gw16);
@@ -773,7 +774,7 @@ void VaeImpl::UpdateOutputLayer(const at::Tensor& grad_logits, const at::Tensor&
     AdamUpdate(bias + r0, gb.data_ptr<float>(), Moment(first_moment_, out_.b) + r0,
                Moment(second_moment_, out_.b) + r0,
                b_start == nullptr ? nullptr : b_start + r0, rows, cb);
-    if (ws->out_w16.defined()) {  // the updated rows, while in cache
+    if (bf16) {  // the updated rows, while in cache
       ws->out_w16.narrow(0, r0, rows).copy_(V(out_.w).narrow(0, r0, rows));
     }
   }
