@@ -43,6 +43,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/common/status_macros.h"
 #include "libs/model/checkpoint.h"
+#include "libs/model/input_dropout.h"
 #include "libs/model/kernels.h"
 #include "libs/model/muon.h"
 
@@ -124,17 +125,12 @@ struct Minibatch {
 };
 
 // Groups the minibatch's entries by peak (counting sort): the encoder's input. With dropout > 0
-// each entry is kept with probability 1 - dropout (drawn from *rng) and its weight scaled by
+// each entry is kept as DrawInputKeep decides (drawn from *rng) and its weight scaled by
 // 1 / (1 - dropout); the reconstruction target (offsets/peaks) keeps every entry.
-void GroupByPeak(int64_t input_dim, float dropout, std::mt19937_64* rng, Minibatch* mb) {
+void GroupByPeak(int64_t input_dim, float dropout, float dropout_spread, std::mt19937_64* rng,
+                 Minibatch* mb) {
   std::vector<uint8_t>& keep = mb->keep;
-  keep.assign(mb->peaks.size(), 1);
-  float scale = 1.0f;
-  if (dropout > 0) {
-    std::uniform_real_distribution<float> u(0.0f, 1.0f);
-    for (uint8_t& k : keep) k = u(*rng) >= dropout;
-    scale = 1.0f / (1.0f - dropout);
-  }
+  const float scale = internal::DrawInputKeep(mb->offsets, dropout, dropout_spread, rng, &keep);
   mb->peak_start.assign(input_dim + 1, 0);
   for (size_t k = 0; k < keep.size(); ++k) mb->peak_start[mb->peaks[k] + 1] += keep[k];
   for (int64_t j = 0; j < input_dim; ++j) mb->peak_start[j + 1] += mb->peak_start[j];
@@ -156,7 +152,7 @@ void GroupByPeak(int64_t input_dim, float dropout, std::mt19937_64* rng, Minibat
 // groups them by peak (with input dropout, see GroupByPeak).
 void GatherRows(const data::CsrMatrix& x, const std::vector<int64_t>& order, int64_t first,
                 int64_t last, InputWeighting weighting, const float* input_weight, float dropout,
-                std::mt19937_64* rng, Minibatch* mb) {
+                float dropout_spread, std::mt19937_64* rng, Minibatch* mb) {
   mb->size = last - first;
   mb->cells.assign(order.begin() + first, order.begin() + last);
   mb->offsets.assign(1, 0);
@@ -173,7 +169,7 @@ void GatherRows(const data::CsrMatrix& x, const std::vector<int64_t>& order, int
     }
     mb->offsets.push_back(static_cast<int64_t>(mb->peaks.size()));
   }
-  GroupByPeak(x.cols, dropout, rng, mb);
+  GroupByPeak(x.cols, dropout, dropout_spread, rng, mb);
 }
 
 // out[i, :] = sum over open peaks j of cell i of weight_ij * w1[j, :]   (B x h, no bias).
@@ -641,7 +637,7 @@ absl::StatusOr<TrainReport> VaeImpl::TrainImpl(const data::CsrMatrix& x, const C
     for (int64_t b = 0; b < batches; ++b) {
       const int64_t size = n / batches + (b < n % batches ? 1 : 0);
       GatherRows(x, order, first, first + size, config_.input_weighting, Data(input_weight_),
-                 options.input_dropout, &rng, &ws.mb);
+                 options.input_dropout, options.input_dropout_spread, &rng, &ws.mb);
       first += size;
       const StepLoss loss =
           TrainStep(cov, KlWeight(global_epoch, b, batches, options), lr, options, noise, &ws);
@@ -858,7 +854,7 @@ absl::StatusOr<data::DenseMatrix> VaeImpl::EmbedImpl(const data::CsrMatrix& x,
   Minibatch mb;
   for (int64_t first = 0; first < x.rows; first += kEmbedChunk) {
     const int64_t last = std::min(x.rows, first + kEmbedChunk);
-    GatherRows(x, order, first, last, config_.input_weighting, Data(input_weight_), 0, nullptr,
+    GatherRows(x, order, first, last, config_.input_weighting, Data(input_weight_), 0, 0, nullptr,
                &mb);
     const at::Tensor mu = EncodeFrom(SparseProduct(mb), /*training=*/false).first.contiguous();
     std::memcpy(out.data.data() + first * out.cols, mu.data_ptr<float>(),
@@ -885,7 +881,7 @@ absl::StatusOr<double> VaeImpl::ReconstructionImpl(const data::CsrMatrix& x,
   double total = 0;
   for (int64_t first = 0; first < x.rows; first += chunk) {
     const int64_t last = std::min(x.rows, first + chunk);
-    GatherRows(x, order, first, last, config_.input_weighting, Data(input_weight_), 0, nullptr,
+    GatherRows(x, order, first, last, config_.input_weighting, Data(input_weight_), 0, 0, nullptr,
                &mb);
     const at::Tensor mu = EncodeFrom(SparseProduct(mb), false).first;
     const at::Tensor hidden = DecodeHidden(mu, CovariateBlock(cov, mb.cells, 0, mb.size), false);
@@ -1036,7 +1032,7 @@ absl::StatusOr<FirstLayerTiming> TimeFirstLayer(const data::CsrMatrix& minibatch
     std::vector<int64_t> order(b);
     for (int64_t i = 0; i < b; ++i) order[i] = i;
     Minibatch mb;
-    GatherRows(minibatch, order, 0, b, InputWeighting::kBinary, nullptr, 0, nullptr, &mb);
+    GatherRows(minibatch, order, 0, b, InputWeighting::kBinary, nullptr, 0, 0, nullptr, &mb);
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(1);
     const at::Tensor w = at::empty({p, h}, at::kFloat).uniform_(-0.01, 0.01, gen);
     const at::Tensor grad_out = at::empty({b, h}, at::kFloat).normal_(0, 1, gen);
@@ -1062,7 +1058,7 @@ absl::StatusOr<FirstLayerTiming> TimeFirstLayer(const data::CsrMatrix& minibatch
       dense_times.push_back(seconds_since(t));
 
       t = std::chrono::steady_clock::now();
-      GroupByPeak(p, 0, nullptr, &mb);
+      GroupByPeak(p, 0, 0, nullptr, &mb);
       SparseFirstLayer(mb, w.data_ptr<float>(), h, out_sparse.data_ptr<float>());
       float* g = grad_sparse.data_ptr<float>();
       for (int64_t j = 0; j < p; ++j) {

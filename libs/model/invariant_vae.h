@@ -104,6 +104,13 @@ struct TrainOptions {
   // Denoising: each open peak is hidden from the encoder with this probability (the rest scaled
   // by 1 / (1 - input_dropout)) while the decoder still reconstructs the whole profile. SAILER 0.
   float input_dropout = 0.7f;
+  // Depth augmentation: each cell's keep rate in a step is drawn uniformly from
+  // [(1 - input_dropout)(1 - s), (1 - input_dropout)(1 + s)] (s = input_dropout_spread, in
+  // [0, 1]; clipped to 1), so deep cells are also seen as shallow ones and the encoder learns
+  // less of depth as a cue (s = 0.67 with the default dropout: rates from 0.1 to 0.5, mean 0.3).
+  // 0 (the default): every cell keeps 1 - input_dropout. Off by default because it helped some
+  // datasets and hurt others (the README of libs/model has the evidence).
+  float input_dropout_spread = 0.0f;
   LocalOptimizer optimizer = LocalOptimizer::kAdam;
   float fedprox_mu = 0.0f;          // proximal term mu/2 |w - w_start|^2 to the weights at entry
   // Tail averaging (Polyak; SWA without restarts): the model this call leaves is the mean of the

@@ -249,6 +249,23 @@ TEST(TrainTest, DeterministicForASeed) {
   EXPECT_NE(a, run(1, 2));
 }
 
+// The spread reaches the minibatches: it changes what the encoder sees, and only when there is
+// dropout to spread.
+TEST(TrainTest, DropoutSpreadChangesTheEncodersInputOnlyWithDropout) {
+  Synthetic s = MakeData(120, 60, 2, 1, 0, 4);
+  const VaeConfig c = SmallConfig(60);
+  auto run = [&](float dropout, float spread) {
+    std::unique_ptr<InvariantVae> m = MustCreate(c, 1);
+    TrainOptions o = FastOptions(3);
+    o.input_dropout = dropout;
+    o.input_dropout_spread = spread;
+    EXPECT_TRUE(m->Train(s.x, DepthOnly(s.x), o).ok());
+    return m->GetParameters();
+  };
+  EXPECT_NE(run(0.7f, 0.0f), run(0.7f, 0.67f));
+  EXPECT_EQ(run(0.0f, 0.0f), run(0.0f, 0.67f));
+}
+
 TEST(TrainTest, ReducesLossAndSeparatesGroups) {
   Synthetic s = MakeData(200, 80, 2, 1, 0, 5);
   std::unique_ptr<InvariantVae> m = MustCreate(SmallConfig(80));
@@ -739,6 +756,11 @@ TEST(InputTest, MismatchedDataIsAnError) {
   bad = o;
   bad.threads = 0;
   EXPECT_THAT(m->Train(s.x, cov, bad).status().message(), HasSubstr("threads"));
+  bad = o;
+  bad.input_dropout_spread = 1.5f;
+  EXPECT_THAT(m->Train(s.x, cov, bad).status().message(), HasSubstr("input_dropout_spread"));
+  bad.input_dropout_spread = std::nanf("");
+  EXPECT_THAT(m->Train(s.x, cov, bad).status().message(), HasSubstr("input_dropout_spread"));
 
   VaeConfig plain = SmallConfig(20);
   std::unique_ptr<InvariantVae> p = MustCreate(plain);

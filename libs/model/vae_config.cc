@@ -111,6 +111,11 @@ absl::Status TrainOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("input_dropout must be in [0, 1), got ", input_dropout));
   }
+  if (!std::isfinite(input_dropout_spread) || input_dropout_spread < 0 ||
+      input_dropout_spread > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("input_dropout_spread must be in [0, 1], got ", input_dropout_spread));
+  }
   if (optimizer != LocalOptimizer::kAdam && optimizer != LocalOptimizer::kMuonEqR) {
     return absl::InvalidArgumentError("unknown optimizer");
   }

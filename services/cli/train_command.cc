@@ -75,6 +75,10 @@ int RunTrain(int argc, char** argv) {
       "  --kl-beta X         weight of the KL terms (beta-VAE; default 1; scaled up for few\n"
       "                      cells with many peaks, as the network is narrowed for them)\n"
       "  --optimizer adam|muon   local optimizer (muon: MuonEq-R for hidden matrices)\n"
+      "  --dropout D         probability that the encoder does not see an open peak in a step\n"
+      "                      (denoising; default 0.7)\n"
+      "  --dropout-spread S  each cell's keep rate in a step is drawn from (1 - D)(1 +- S), so\n"
+      "                      deep cells are also seen as shallow ones (default 0 = off; try 0.67)\n"
       "  --bf16              bfloat16 operands for the output layer's products (float32\n"
       "                      weights): ~1.5x faster training at SAILER's size with one thread\n"
       "                      on CPUs with AVX512-BF16 or AMX; slower on others\n",
@@ -82,7 +86,8 @@ int RunTrain(int argc, char** argv) {
   std::set<std::string> flags = LoadFlagNames();
   flags.insert(ReportFlagNames().begin(), ReportFlagNames().end());
   flags.insert(
-      {"input", "epochs", "lambda", "optimizer", "rate", "kl-beta", "mi-bound", "average-tail"});
+      {"input", "epochs", "lambda", "optimizer", "rate", "kl-beta", "mi-bound", "average-tail",
+       "dropout", "dropout-spread"});
   auto args = Args::Parse(argc, argv, flags, {"help", "bf16"});
   if (!args.ok()) return PrintUsage("train", args.status(), usage);
   if (args->Has("help")) return PrintUsage("train", absl::OkStatus(), usage);
@@ -94,14 +99,18 @@ int RunTrain(int argc, char** argv) {
   auto rate = args->GetDouble("rate", 0.2);
   auto beta = args->GetDouble("kl-beta", config.kl_beta);
   auto average_tail = args->GetDouble("average-tail", 0.5);
+  auto dropout = args->GetDouble("dropout", options.input_dropout);
+  auto dropout_spread = args->GetDouble("dropout-spread", options.input_dropout_spread);
   const std::string optimizer = args->Get("optimizer", "adam");
   const std::string mi_bound = args->Get("mi-bound", "mixture");
   if (!epochs.ok() || !lambda.ok() || !rate.ok() || !beta.ok() || !average_tail.ok() ||
+      !dropout.ok() || !dropout_spread.ok() ||
       !(*rate > 0 && *rate <= 1) || !(*average_tail >= 0 && *average_tail < 1) ||
       (optimizer != "adam" && optimizer != "muon") ||
       (mi_bound != "mixture" && mi_bound != "pairwise")) {
     return PrintUsage("train", absl::InvalidArgumentError(
-                                   "--epochs and --lambda must be numbers, --rate in (0, 1], "
+                                   "--epochs, --lambda and --dropout* must be numbers, "
+                                   "--rate in (0, 1], "
                                    "--average-tail in [0, 1), --optimizer adam|muon, "
                                    "--mi-bound mixture|pairwise"),
                       usage);
@@ -142,6 +151,8 @@ int RunTrain(int argc, char** argv) {
                               : model::RecommendedEpochs(ds->matrix.rows, options.batch_size);
   options.seed = settings->seed;
   options.average_last_fraction = static_cast<float>(*average_tail);
+  options.input_dropout = static_cast<float>(*dropout);  // ranges checked by Train
+  options.input_dropout_spread = static_cast<float>(*dropout_spread);
   options.threads = settings->threads;
   options.bf16_output_products = args->Has("bf16");
   options.optimizer =
