@@ -11,6 +11,7 @@ float DrawInputKeep(const std::vector<int64_t>& offsets, float dropout, float sp
   std::uniform_real_distribution<float> u(0.0f, 1.0f);
   const float mean_keep = 1.0f - dropout;
   if (spread <= 0) {
+    // The draws of the former fixed-rate dropout, so results for a seed are unchanged.
     for (uint8_t& k : *keep) k = u(*rng) >= dropout;
   } else {
     for (size_t i = 0; i + 1 < offsets.size(); ++i) {

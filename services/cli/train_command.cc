@@ -115,6 +115,10 @@ int RunTrain(int argc, char** argv) {
                                    "--mi-bound mixture|pairwise"),
                       usage);
   }
+  options.input_dropout = static_cast<float>(*dropout);
+  options.input_dropout_spread = static_cast<float>(*dropout_spread);
+  // Their ranges, before the data are loaded (TrainOptions::Validate is the one check).
+  if (absl::Status s = options.Validate(); !s.ok()) return PrintUsage("train", s, usage);
   auto ds = LoadInputFromArgs(*args);
   if (!ds.ok()) return PrintError("train", ds.status());
   auto settings = ReportSettingsFromArgs(*args, ds->metadata);
@@ -151,8 +155,6 @@ int RunTrain(int argc, char** argv) {
                               : model::RecommendedEpochs(ds->matrix.rows, options.batch_size);
   options.seed = settings->seed;
   options.average_last_fraction = static_cast<float>(*average_tail);
-  options.input_dropout = static_cast<float>(*dropout);  // ranges checked by Train
-  options.input_dropout_spread = static_cast<float>(*dropout_spread);
   options.threads = settings->threads;
   options.bf16_output_products = args->Has("bf16");
   options.optimizer =
