@@ -149,10 +149,9 @@ absl::Status ClientCore::Prepare(const Task& task) {
 absl::StatusOr<Contribution> ClientCore::Train(const Task& task) {
   FLS_RETURN_IF_ERROR(Prepare(task));
   const std::vector<float> start = model_->GetParameters();
-  const double n = static_cast<double>(counts_.rows);
   Contribution c;
   c.values.assign(start.size() + 1, 0.0);
-  c.weight = n;
+  c.weight = static_cast<double>(counts_.rows);
   if (counts_.rows == 0) return c;  // an institution without cells adds nothing
   model::TrainOptions options = TrainOptionsForJob(spec_);
   options.epochs = task.local_epochs;
@@ -160,6 +159,9 @@ absl::StatusOr<Contribution> ClientCore::Train(const Task& task) {
   options.seed = spec_.seed() * 1000003 + static_cast<uint64_t>(task.step_id) * 131 + index_;
   options.threads = threads_;
   FLS_ASSIGN_OR_RETURN(model::TrainReport report, model_->Train(selected_, covariates_, options));
+  // Weighted by the cells trained on: those without an open selected peak were left out.
+  const double n = static_cast<double>(counts_.rows - report.cells_left_out);
+  c.weight = n;
   const std::vector<float> trained = model_->GetParameters();
   for (size_t i = 0; i < trained.size(); ++i) {
     c.values[i] = n * (static_cast<double>(trained[i]) - start[i]);

@@ -23,7 +23,7 @@ namespace flsailer::federation {
 
 struct Contribution {
   std::vector<double> values;
-  double weight = 0;  // the institution's number of cells
+  double weight = 0;  // the institution's number of cells (a training step: those trained on)
 };
 
 struct LocalResults {

@@ -174,6 +174,7 @@ struct TrainReport {
   double final_reconstruction = 0;   // its BCE part (per cell, without the (1 + lambda) factor)
   double seconds = 0;
   double cells_per_second = 0;
+  int64_t cells_left_out = 0;        // cells with no open peak, not trained on (see Train)
 };
 
 // Description of the flat parameter vector: stable order, versioned.
@@ -218,10 +219,12 @@ class InvariantVae {
 
   // Trains on `x` (cells x config().input_dim; binarised: stored values are ignored) for
   // options.epochs epochs, streaming minibatches from the CSR rows (rows shuffled per epoch from
-  // options.seed). Optimizer state persists across calls. With one thread, the same model,
-  // data and options give bit-identical parameters.
-  // Errors: InvalidArgument for mismatched data/covariates/options; Internal when the loss
-  // becomes NaN/Inf (naming the epoch; the parameters are then unspecified: reload them).
+  // options.seed). Cells with no open peak are left out (counted in TrainReport::cells_left_out).
+  // Optimizer state persists across calls. With one thread, the same model, data and options
+  // give bit-identical parameters.
+  // Errors: InvalidArgument for mismatched data/covariates/options or fewer than 2 cells with an
+  // open peak; Internal when the loss becomes NaN/Inf (naming the epoch; the parameters are then
+  // unspecified: reload them).
   virtual absl::StatusOr<TrainReport> Train(const data::CsrMatrix& x, const Covariates& covariates,
                                             const TrainOptions& options) = 0;
 

@@ -249,6 +249,39 @@ TEST(TrainTest, DeterministicForASeed) {
   EXPECT_NE(a, run(1, 2));
 }
 
+// Cells with no open peak are not trained on: appending three of them leaves the trained
+// parameters bit-identical, and they do not count towards the two cells BatchNorm needs.
+TEST(TrainTest, CellsWithoutOpenPeaksAreLeftOut) {
+  Synthetic s = MakeData(120, 60, 2, 1, 0, 4);
+  const VaeConfig c = SmallConfig(60);
+  const Covariates cov = DepthOnly(s.x);
+  data::CsrMatrix padded = s.x;
+  Covariates padded_cov = cov;
+  for (int k = 0; k < 3; ++k) {
+    padded.indptr.push_back(padded.indptr.back());
+    ++padded.rows;
+    padded_cov.log_depth.push_back(-3.0f);
+  }
+  const TrainOptions o = FastOptions(3);
+  std::unique_ptr<InvariantVae> a = MustCreate(c);
+  std::unique_ptr<InvariantVae> b = MustCreate(c);
+  absl::StatusOr<TrainReport> ra = a->Train(s.x, cov, o);
+  absl::StatusOr<TrainReport> rb = b->Train(padded, padded_cov, o);
+  ASSERT_TRUE(ra.ok()) << ra.status();
+  ASSERT_TRUE(rb.ok()) << rb.status();
+  EXPECT_EQ(ra->cells_left_out, 0);
+  EXPECT_EQ(rb->cells_left_out, 3);
+  EXPECT_EQ(a->GetParameters(), b->GetParameters());
+  absl::StatusOr<data::DenseMatrix> z = b->Embed(padded);
+  ASSERT_TRUE(z.ok()) << z.status();
+  EXPECT_EQ(z->rows, padded.rows);
+
+  data::CsrMatrix one_open = padded.SelectRows({0, 120, 121});
+  Covariates one_open_cov{{}, {0.0f, -3.0f, -3.0f}};
+  EXPECT_THAT(MustCreate(c)->Train(one_open, one_open_cov, o).status().message(),
+              HasSubstr("1 of 3 have one"));
+}
+
 // The spread reaches the minibatches: it changes what the encoder sees, and only when there is
 // dropout to spread.
 TEST(TrainTest, DropoutSpreadChangesTheEncodersInputOnlyWithDropout) {

@@ -191,6 +191,13 @@ int RunTrain(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(stderr, "train: %d epochs, %.0f cells/s\n", report->epochs_run,
                report->cells_per_second);
+  if (report->cells_left_out > 0) {
+    std::fprintf(stderr,
+                 "train: %lld of %lld cells have no open peak among the %d kept: not trained "
+                 "on; they share the embedding of an empty profile\n",
+                 static_cast<long long>(report->cells_left_out),
+                 static_cast<long long>(ds->matrix.rows), config.input_dim);
+  }
   if (absl::Status s = SaveModel(settings->out_dir, **vae, *ds, batches); !s.ok()) {
     return PrintError("train", s);
   }
