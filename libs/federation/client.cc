@@ -149,9 +149,8 @@ absl::Status ClientCore::Prepare(const Task& task) {
 absl::StatusOr<Contribution> ClientCore::Train(const Task& task) {
   FLS_RETURN_IF_ERROR(Prepare(task));
   const std::vector<float> start = model_->GetParameters();
-  Contribution c;
+  Contribution c;  // weight 0 until trained
   c.values.assign(start.size() + 1, 0.0);
-  c.weight = static_cast<double>(counts_.rows);
   if (counts_.rows == 0) return c;  // an institution without cells adds nothing
   model::TrainOptions options = TrainOptionsForJob(spec_);
   options.epochs = task.local_epochs;
