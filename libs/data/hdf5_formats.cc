@@ -136,11 +136,17 @@ std::string FormatReal(T v) {
   return std::string(buf, result.ptr);
 }
 
-// A matrix whose stored values are all 1 is kept binary (half the memory, same matrix).
-void DropValuesIfAllOnes(CsrMatrix* m) {
-  if (std::all_of(m->values.begin(), m->values.end(), [](float v) { return v == 1.0f; })) {
-    std::vector<float>().swap(m->values);
+// The last step of both readers: trims the arrays to the `nnz` entries filled, sorts each row
+// and sums duplicates; a matrix whose stored values are then all 1 is kept binary (half the
+// memory, same matrix).
+CsrMatrix FinishRead(int64_t nnz, CsrMatrix m) {
+  m.indices.resize(static_cast<size_t>(nnz));
+  m.values.resize(static_cast<size_t>(nnz));
+  SortRowsAndSumDuplicates(&m);
+  if (std::all_of(m.values.begin(), m.values.end(), [](float v) { return v == 1.0f; })) {
+    std::vector<float>().swap(m.values);
   }
+  return m;
 }
 
 inline bool IsValidValue(float v) { return v >= 0 && !std::isinf(v); }  // false for NaN
@@ -537,11 +543,7 @@ class Reader {
       m.indptr[r + 1] = out;
       begin = end;
     }
-    m.indices.resize(static_cast<size_t>(out));
-    m.values.resize(static_cast<size_t>(out));
-    SortRowsAndSumDuplicates(&m);
-    DropValuesIfAllOnes(&m);
-    return m;
+    return FinishRead(out, std::move(m));
   }
 
   // A csc_matrix group (cells x peaks stored by peak), converted to CSR with a counting pass
@@ -615,11 +617,7 @@ class Reader {
       m.indptr[r + 1] = out;
       begin = end;
     }
-    m.indices.resize(static_cast<size_t>(out));
-    m.values.resize(static_cast<size_t>(out));
-    SortRowsAndSumDuplicates(&m);
-    DropValuesIfAllOnes(&m);
-    return m;
+    return FinishRead(out, std::move(m));
   }
 
  private:
