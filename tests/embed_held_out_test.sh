@@ -3,7 +3,7 @@
 # on donor BMMC_D6T1 of granja2019_bmmc only, then embeds donor BMMC_D5T1 through the CLI (its
 # cells mapped onto the model's peaks). The held-out cells must land next to their cell type:
 # the majority label of each one's 15 nearest training cells (cosine) is its own for at least
-# 45% of them, for seeds 0 and 1 (6 types: chance is ~17%; measured 0.61 and 0.59).
+# 45% of them, for seeds 0 and 1 (6 types: chance is ~17%; measured 0.64 and 0.62).
 # Usage: tests/embed_held_out_test.sh FLSAILER_BINARY
 set -euo pipefail
 flsailer="$(realpath "$1")"
