@@ -40,7 +40,7 @@ enum class InputFormat {
   kAuto,         // decide from the path (see DetectInputFormat)
   kTenxFolder,   // folder with matrix.mtx[.gz], peaks.bed[.gz], barcodes.tsv[.gz]
   kTenxH5,       // Cell Ranger (ATAC/ARC) .h5
-  kH5ad,         // AnnData .h5ad, X as csr_matrix or csc_matrix
+  kH5ad,         // AnnData .h5ad, X as csr_matrix, csc_matrix or dense
   kFragments,    // 10x fragments.tsv.gz counted into LoadOptions::reference_bed
 };
 

@@ -546,6 +546,59 @@ class Reader {
     return FinishRead(out, std::move(m));
   }
 
+  // A dense cells x peaks dataset (anndata writes X so when it is a numpy array), read a block
+  // of rows at a time: only the non-zero entries are ever held whole.
+  absl::StatusOr<CsrMatrix> ReadDense(const Object& ds, int64_t cells, int64_t peaks) const {
+    FLS_RETURN_IF_ERROR(RequireClass(ds, /*allow_float=*/true));
+    Handle file_space(H5Dget_space(ds.h.get()), H5Sclose);
+    if (!file_space.valid()) return Failed(ds.path, "cannot read the dataspace");
+    hsize_t dims[2] = {0, 0};
+    const int rank = H5Sget_simple_extent_ndims(file_space.get());
+    if (rank == 2) H5Sget_simple_extent_dims(file_space.get(), dims, nullptr);
+    if (rank != 2 || dims[0] != static_cast<hsize_t>(cells) ||
+        dims[1] != static_cast<hsize_t>(peaks)) {
+      return Invalid(ds.path, absl::StrCat("dense X is ",
+                                           rank == 2 ? absl::StrCat(dims[0], " x ", dims[1])
+                                                     : absl::StrCat("of rank ", rank),
+                                           " but obs has ", cells, " rows and var ", peaks));
+    }
+    CsrMatrix m;
+    m.rows = cells;
+    m.cols = peaks;
+    m.indptr.assign(static_cast<size_t>(cells) + 1, 0);
+    const int64_t block_rows = std::max<int64_t>(1, kChunk / std::max<int64_t>(peaks, 1));
+    std::vector<float> block;
+    for (int64_t first = 0; first < cells; first += block_rows) {
+      const int64_t rows = std::min(block_rows, cells - first);
+      block.resize(static_cast<size_t>(rows * peaks));
+      const hsize_t offset[2] = {static_cast<hsize_t>(first), 0};
+      const hsize_t count[2] = {static_cast<hsize_t>(rows), static_cast<hsize_t>(peaks)};
+      Handle mem_space(H5Screate_simple(2, count, nullptr), H5Sclose);
+      if (!mem_space.valid() ||
+          H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, offset, nullptr, count,
+                              nullptr) < 0 ||
+          H5Dread(ds.h.get(), H5T_NATIVE_FLOAT, mem_space.get(), file_space.get(), H5P_DEFAULT,
+                  block.data()) < 0) {
+        return Failed(ds.path, absl::StrCat("cannot read rows [", first, ", ", first + rows, ")"));
+      }
+      for (int64_t i = 0; i < rows; ++i) {
+        const float* row = block.data() + i * peaks;
+        for (int64_t j = 0; j < peaks; ++j) {
+          if (!IsValidValue(row[j])) {
+            return Invalid(ds.path, absl::StrCat("cell ", first + i, ", peak ", j, ": value ",
+                                                 row[j], " is not a finite non-negative number"));
+          }
+          if (row[j] == 0) continue;
+          m.indices.push_back(static_cast<int32_t>(j));
+          m.values.push_back(row[j]);
+        }
+        m.indptr[first + i + 1] = static_cast<int64_t>(m.indices.size());
+      }
+    }
+    const auto nnz = static_cast<int64_t>(m.indices.size());
+    return FinishRead(nnz, std::move(m));
+  }
+
   // A csc_matrix group (cells x peaks stored by peak), converted to CSR with a counting pass
   // over the cell indices and a fill pass, both in chunks: besides the final arrays only a
   // per-cell cursor and two chunk buffers are held.
@@ -1208,34 +1261,9 @@ absl::StatusOr<Dataset> ReadTenxH5(const std::string& path) {
   return ds;
 }
 
-absl::StatusOr<Dataset> ReadH5ad(const std::string& path) {
-  FLS_ASSIGN_OR_RETURN(Reader reader, Reader::Open(path));
-  const Object& root = reader.root();
-  if (!reader.Has(root, "X")) return reader.Invalid("/X", "missing (FL-Sailer needs X)");
-  FLS_ASSIGN_OR_RETURN(Object x, reader.Child(root, "X"));
-  if (x.kind == Kind::kDataset) {
-    return reader.Invalid(x.path,
-                          "X is dense; FL-Sailer needs sparse X (csr_matrix or "
-                          "csc_matrix; in Python: adata.X = scipy.sparse.csr_matrix(adata.X))");
-  }
-  if (x.kind != Kind::kGroup) return reader.Invalid(x.path, "expected a sparse matrix group");
-  FLS_ASSIGN_OR_RETURN(Object obs, OpenFrame(reader, "obs"));
-  FLS_ASSIGN_OR_RETURN(Object var, OpenFrame(reader, "var"));
-
-  Dataset ds;
-  ds.source = path;
-  std::string index_path;
-  FLS_ASSIGN_OR_RETURN(ds.barcodes, ReadIndex(reader, obs, &index_path));
-  FLS_RETURN_IF_ERROR(CheckBarcodes(reader, index_path, ds.barcodes));
-  FLS_ASSIGN_OR_RETURN(const std::vector<std::string> var_names,
-                       ReadIndex(reader, var, &index_path));
-  FLS_ASSIGN_OR_RETURN(ds.peaks, ReadVarPeaks(reader, var, var_names));
-  const int64_t cells = static_cast<int64_t>(ds.barcodes.size());
-  const int64_t peaks = static_cast<int64_t>(ds.peaks.size());
-  if (cells > INT32_MAX || peaks > INT32_MAX) {
-    return reader.Invalid(x.path, "more than 2^31-1 cells or peaks");
-  }
-
+// An h5ad's sparse X group (csr_matrix or csc_matrix) of cells x peaks.
+absl::StatusOr<CsrMatrix> ReadSparseX(const Reader& reader, const Object& x, int64_t cells,
+                                      int64_t peaks) {
   // anndata >= 0.7 writes encoding-type and shape; older files h5sparse_format/_shape.
   std::string format;
   if (reader.HasAttr(x, "encoding-type")) {
@@ -1259,10 +1287,37 @@ absl::StatusOr<Dataset> ReadH5ad(const std::string& path) {
                                                          : std::string("not 2 numbers"),
                                        " but obs has ", cells, " rows and var ", peaks));
   }
-  if (format == "csr_matrix") {
-    FLS_ASSIGN_OR_RETURN(ds.matrix, reader.ReadByCell(x, cells, peaks, nullptr, peaks));
+  if (format == "csr_matrix") return reader.ReadByCell(x, cells, peaks, nullptr, peaks);
+  return reader.ReadByPeak(x, cells, peaks);
+}
+
+absl::StatusOr<Dataset> ReadH5ad(const std::string& path) {
+  FLS_ASSIGN_OR_RETURN(Reader reader, Reader::Open(path));
+  const Object& root = reader.root();
+  if (!reader.Has(root, "X")) return reader.Invalid("/X", "missing (FL-Sailer needs X)");
+  FLS_ASSIGN_OR_RETURN(Object x, reader.Child(root, "X"));
+  if (x.kind == Kind::kOther) return reader.Invalid(x.path, "expected a matrix");
+  FLS_ASSIGN_OR_RETURN(Object obs, OpenFrame(reader, "obs"));
+  FLS_ASSIGN_OR_RETURN(Object var, OpenFrame(reader, "var"));
+
+  Dataset ds;
+  ds.source = path;
+  std::string index_path;
+  FLS_ASSIGN_OR_RETURN(ds.barcodes, ReadIndex(reader, obs, &index_path));
+  FLS_RETURN_IF_ERROR(CheckBarcodes(reader, index_path, ds.barcodes));
+  FLS_ASSIGN_OR_RETURN(const std::vector<std::string> var_names,
+                       ReadIndex(reader, var, &index_path));
+  FLS_ASSIGN_OR_RETURN(ds.peaks, ReadVarPeaks(reader, var, var_names));
+  const int64_t cells = static_cast<int64_t>(ds.barcodes.size());
+  const int64_t peaks = static_cast<int64_t>(ds.peaks.size());
+  if (cells > INT32_MAX || peaks > INT32_MAX) {
+    return reader.Invalid(x.path, "more than 2^31-1 cells or peaks");
+  }
+
+  if (x.kind == Kind::kDataset) {
+    FLS_ASSIGN_OR_RETURN(ds.matrix, reader.ReadDense(x, cells, peaks));
   } else {
-    FLS_ASSIGN_OR_RETURN(ds.matrix, reader.ReadByPeak(x, cells, peaks));
+    FLS_ASSIGN_OR_RETURN(ds.matrix, ReadSparseX(reader, x, cells, peaks));
   }
   FLS_ASSIGN_OR_RETURN(ds.metadata, ReadObsColumns(reader, obs, cells));
   FLS_ASSIGN_OR_RETURN(ds.obsm, ReadObsm(reader, cells));

@@ -32,14 +32,15 @@ namespace flsailer::data {
 // Strings may be fixed-length (as Cell Ranger writes them) or variable-length.
 absl::StatusOr<Dataset> ReadTenxH5(const std::string& path);
 
-// AnnData .h5ad written by anndata >= 0.7: X as csr_matrix or csc_matrix (cells x peaks), the obs
-// index as barcodes, the var index (or var columns chrom/start/end) as peaks, and obs columns
-// (categorical or string) as metadata. Dense X is rejected with a clear error.
+// AnnData .h5ad written by anndata >= 0.7: X as csr_matrix, csc_matrix or a dense array (cells x
+// peaks), the obs index as barcodes, the var index (or var columns chrom/start/end) as peaks, and
+// obs columns (categorical or string) as metadata.
 // Also read: legacy h5sparse_format X attributes, anndata 0.7 categoricals (codes referring to
 // obs/__categories), numeric and boolean obs columns (as text: integers without decimals, NaN
 // as ""), nullable columns (masked entries as ""), and obsm 2-D numeric arrays with one row per
 // cell. obs columns of other encodings are skipped. Barcodes must be non-empty and unique.
-// csc_matrix X is converted with a counting pass and a fill pass over chunks (no second copy).
+// csc_matrix X is converted with a counting pass and a fill pass over chunks (no second copy);
+// dense X is read in blocks of rows, keeping only its non-zero entries.
 //
 // WriteH5ad writes the anndata 0.8 layout (X csr_matrix float32/int32/int64, metadata columns as
 // categoricals with "" as missing, var chrom/start/end, obsm as float32 arrays) to

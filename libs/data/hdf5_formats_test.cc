@@ -121,6 +121,11 @@ def anndata_fixtures():
         f.write("\n".join(var.index) + "\n")
     ad.AnnData(x, obs=obs, var=var).write_h5ad("csr.h5ad")
     ad.AnnData(x.tocsc(), obs=obs, var=var).write_h5ad("csc.h5ad")
+    ad.AnnData(dense.astype(np.float32), obs=obs, var=var).write_h5ad("dense.h5ad")
+    ad.AnnData(dense.astype(np.int64), obs=obs, var=var).write_h5ad("dense_int.h5ad")
+    for name in ["dense.h5ad", "dense_int.h5ad"]:
+        with h5py.File(name, "r") as f:
+            assert f["X"].attrs["encoding-type"] == "array" and f["X"].ndim == 2
     for name, encoding in [("csr.h5ad", "csr_matrix"), ("csc.h5ad", "csc_matrix")]:
         with h5py.File(name, "r") as f:
             assert f["X"].attrs["encoding-type"] == encoding
@@ -142,6 +147,7 @@ def chunked_fixtures():  # the same 1.5M-entry matrix as csr and csc: more than 
     var = pd.DataFrame(index=[f"chr1:{10 * j}-{10 * j + 5}" for j in range(p)])
     ad.AnnData(x, obs=obs, var=var).write_h5ad("chunked_csr.h5ad")
     ad.AnnData(x.tocsc(), obs=obs, var=var).write_h5ad("chunked_csc.h5ad")
+    ad.AnnData(x.toarray(), obs=obs, var=var).write_h5ad("chunked_dense.h5ad")
 
 
 def legacy_fixture():  # anndata 0.7 layout: categoricals as codes referring to __categories
@@ -203,9 +209,18 @@ def corrupt_fixtures():  # variants of base.h5ad (written by WriteH5ad)
             f[path][i] = value
         return change
 
-    def dense(f):
+    def dense_shape(f):
+        del f["X"]
+        f["X"] = np.zeros((4, 2), dtype=np.float32)
+
+    def dense_nan(f):
         del f["X"]
         f["X"] = np.zeros((4, 3), dtype=np.float32)
+        f["X"][1, 2] = np.nan
+
+    def text_x(f):
+        del f["X"]
+        f["X"] = vlen(["a", "b", "c", "d"])
 
     def shape(f):
         f["X"].attrs["shape"] = np.array([5, 3], dtype=np.int64)
@@ -220,7 +235,9 @@ def corrupt_fixtures():  # variants of base.h5ad (written by WriteH5ad)
         var.attrs["_index"] = "_index"
         var["_index"] = vlen(["chr1:1-100", "ENSG0002", "chr2:5-50"])
 
-    variant("dense.h5ad", dense)
+    variant("dense_shape.h5ad", dense_shape)
+    variant("dense_nan.h5ad", dense_nan)
+    variant("text_x.h5ad", text_x)
     variant("index_range.h5ad", set_item("X/indices", 1, 7))
     variant("indptr.h5ad", set_item("X/indptr", 2, 0))
     variant("nan.h5ad", set_item("X/data", 2, np.nan))
@@ -472,7 +489,19 @@ TEST_F(Hdf5FormatsTest, ReadsPythonWrittenCsc) {
   ExpectMatchesPythonSide(*ds, dir_);
 }
 
-TEST_F(Hdf5FormatsTest, CsrAndCscAgreeAcrossChunks) {
+TEST_F(Hdf5FormatsTest, ReadsPythonWrittenDense) {
+  if (!PythonHas("anndata")) GTEST_SKIP() << kPython << " cannot import anndata";
+  ASSERT_TRUE(RunFixtures("anndata"));
+  for (const char* name : {"dense.h5ad", "dense_int.h5ad"}) {
+    SCOPED_TRACE(name);
+    auto ds = ReadH5ad(Path(name));
+    ASSERT_TRUE(ds.ok()) << ds.status();
+    ExpectMatchesPythonSide(*ds, dir_);
+    EXPECT_TRUE(ds->matrix.Validate().ok());
+  }
+}
+
+TEST_F(Hdf5FormatsTest, CsrCscAndDenseAgreeAcrossChunks) {
   if (!PythonHas("anndata")) GTEST_SKIP() << kPython << " cannot import anndata";
   ASSERT_TRUE(RunFixtures("chunked"));
   auto csr = ReadH5ad(Path("chunked_csr.h5ad"));
@@ -482,6 +511,9 @@ TEST_F(Hdf5FormatsTest, CsrAndCscAgreeAcrossChunks) {
   EXPECT_EQ(csr->matrix.nnz(), 1500000);
   ExpectSameMatrix(csc->matrix, csr->matrix);
   EXPECT_TRUE(csc->matrix.Validate().ok());
+  auto dense = ReadH5ad(Path("chunked_dense.h5ad"));  // 3000 x 2000: six blocks of rows
+  ASSERT_TRUE(dense.ok()) << dense.status();
+  ExpectSameMatrix(dense->matrix, csr->matrix);
 }
 
 TEST_F(Hdf5FormatsTest, ReadsAnndata07Layout) {
@@ -620,7 +652,9 @@ TEST_F(Hdf5FormatsTest, RejectsMalformedContent) {
     const char* object;
     const char* what;
   } kCases[] = {
-      {"dense.h5ad", ": /X: ", "X is dense; FL-Sailer needs sparse X"},
+      {"dense_shape.h5ad", ": /X: ", "dense X is 4 x 2 but obs has 4 rows and var 3"},
+      {"dense_nan.h5ad", ": /X: ", "cell 1, peak 2: value nan is not a finite non-negative"},
+      {"text_x.h5ad", ": /X: ", "expected numbers"},
       {"index_range.h5ad", ": /X/indices: ", "index 7 outside [0, 3)"},
       {"indptr.h5ad", ": /X/indptr: ", "decreases at position 2"},
       {"nan.h5ad", ": /X/data: ", "value nan is not a finite non-negative number"},
