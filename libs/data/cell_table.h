@@ -34,8 +34,10 @@ struct MetadataJoinStats {
 };
 
 // Parses a TSV whose first line is a header and whose first column is the barcode, and returns
-// its other columns aligned with `barcodes`. Rejects ragged rows, duplicate barcodes and
-// duplicate column names, naming the line.
+// its other columns aligned with `barcodes`. Also reads R's write.table output: fields in double
+// quotes, and a header with no name over the barcode column (one field short). Missing-value
+// tokens (NA, N/A, n/a, NaN, nan, <NA>, NULL, null) read as "". Rejects ragged rows, duplicate
+// barcodes and duplicate or empty column names, naming the line.
 absl::StatusOr<CellMetadata> ParseCellMetadata(LineReader& reader,
                                                const std::vector<std::string>& barcodes,
                                                MetadataJoinStats* stats = nullptr);

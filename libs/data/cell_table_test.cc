@@ -43,6 +43,24 @@ TEST(CellMetadataTest, JoinsByBarcodeInMatrixOrder) {
   EXPECT_EQ(stats.unused_rows, 1);
 }
 
+TEST(CellMetadataTest, ReadsRWriteTableQuotesRowNamesAndMissingValues) {
+  // write.table(df, sep = "\t"): quoted text, no name over the row names, NA for missing.
+  auto reader = LineReader::FromString(
+      "\"cell_type\"\t\"batch\"\n\"A\"\t\"B cell\"\tNA\n\"B\"\tNA\t\"b\"\"2\"\n", "r.tsv");
+  auto meta = ParseCellMetadata(*reader, {"A", "B"});
+  ASSERT_TRUE(meta.ok()) << meta.status();
+  EXPECT_THAT(meta->names, ElementsAre("cell_type", "batch"));
+  EXPECT_THAT(meta->columns[0], ElementsAre("B cell", ""));
+  EXPECT_THAT(meta->columns[1], ElementsAre("", "b\"2"));
+
+  // pandas' and databases' spellings of a missing value are missing too; other text is kept.
+  auto tokens = LineReader::FromString(
+      "barcode\tx\nA\tNaN\nB\t<NA>\nC\tnull\nD\tNone\nE\tna\n", "p.tsv");
+  auto values = ParseCellMetadata(*tokens, {"A", "B", "C", "D", "E"});
+  ASSERT_TRUE(values.ok()) << values.status();
+  EXPECT_THAT(values->columns[0], ElementsAre("", "", "", "None", "na"));
+}
+
 TEST(CellMetadataTest, RejectsMalformedTables) {
   auto error = [](const std::string& text) {
     auto reader = LineReader::FromString(text, "m.tsv");
@@ -53,7 +71,9 @@ TEST(CellMetadataTest, RejectsMalformedTables) {
   EXPECT_THAT(error(""), HasSubstr("expected a header"));
   EXPECT_THAT(error("barcode\n"), HasSubstr("at least one more column"));
   EXPECT_THAT(error("barcode\tx\tx\n"), HasSubstr("duplicate column name 'x'"));
-  EXPECT_THAT(error("barcode\tx\nA\t1\t2\n"), HasSubstr("m.tsv:2: expected 2 tab-separated"));
+  EXPECT_THAT(error("barcode\tx\nA\t1\nB\t1\t2\n"), HasSubstr("m.tsv:3: expected 2 tab-separated"));
+  EXPECT_THAT(error("x\ty\nA\t1\t2\nB\t1\n"), HasSubstr("m.tsv:3: expected 3 tab-separated"));
+  EXPECT_THAT(error("barcode\t\nA\t1\n"), HasSubstr("m.tsv:1: column 2 has no name"));
   EXPECT_THAT(error("barcode\tx\nA\t1\nA\t2\n"), HasSubstr("m.tsv:3: duplicate barcode 'A'"));
   EXPECT_THAT(error("barcode\tx\nQ\t1\nQ\t2\n"), HasSubstr("m.tsv:3: duplicate barcode 'Q'"));
   EXPECT_THAT(error("barcode\tx\n\t1\n"), HasSubstr("empty barcode"));
