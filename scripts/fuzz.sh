@@ -25,8 +25,11 @@ printf '%%%%MatrixMarket matrix coordinate pattern general\n5 3 2\n2 1\n5 3\n' \
   > "$corpus/matrix_market_fuzz/pattern.mtx"
 head -n 20 "$demo/peaks.bed" > "$corpus/bed_fuzz/demo.bed"
 printf 'chr1:100-600\n' > "$corpus/bed_fuzz/name.txt"
+printf 'ENSG01\tG1\tGene Expression\tchr1\t1\t9\nchr1:100-600\tchr1:100-600\tPeaks\tchr1\t100\t600\n' \
+  > "$corpus/bed_fuzz/features.tsv"
 head -n 20 "$demo/cell_metadata.tsv" > "$corpus/cell_table_fuzz/metadata.tsv"
 printf 'barcode\tcell_type\nA\tT\nB\tB\n' > "$corpus/cell_table_fuzz/small.tsv"
+printf '"cell_type"\t"batch"\n"A"\t"T"\tNA\n"B"\t"B"\t"b1"\n' > "$corpus/cell_table_fuzz/r.tsv"
 printf '# comment\nchr1\t100\t300\tA\t1\nchr1\t550\t900\tB\t2\nchr2\t10\t20\tA\t1\n' \
   > "$corpus/fragments_fuzz/fragments.tsv"
 # A certificate shaped like the federation's (the openssl tool only makes the seed; libs/pki

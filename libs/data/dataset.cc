@@ -39,14 +39,30 @@ absl::StatusOr<std::string> RequireFile(const std::string& dir, const std::strin
 absl::StatusOr<Dataset> LoadTenxFolder(const std::string& dir) {
   Dataset ds;
   FLS_ASSIGN_OR_RETURN(std::string barcodes_path, RequireFile(dir, "barcodes.tsv"));
-  FLS_ASSIGN_OR_RETURN(std::string peaks_path, RequireFile(dir, "peaks.bed"));
   FLS_ASSIGN_OR_RETURN(std::string matrix_path, RequireFile(dir, "matrix.mtx"));
   FLS_ASSIGN_OR_RETURN(ds.barcodes, ReadBarcodes(barcodes_path));
-  FLS_ASSIGN_OR_RETURN(ds.peaks, ReadBed(peaks_path));
   MtxReadOptions mtx;
   mtx.cells = static_cast<int64_t>(ds.barcodes.size());
-  mtx.peaks = static_cast<int64_t>(ds.peaks.size());
+  const std::string peaks_path = FindMaybeGzipped(dir, "peaks.bed");
+  const std::string features_path = FindMaybeGzipped(dir, "features.tsv");
+  if (peaks_path.empty() && features_path.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat(dir, ": no peaks.bed[.gz] or features.tsv[.gz] (the matrix's peaks)"));
+  }
+  if (!peaks_path.empty()) {
+    FLS_ASSIGN_OR_RETURN(ds.peaks, ReadBed(peaks_path));
+    mtx.peaks = static_cast<int64_t>(ds.peaks.size());
+    FLS_ASSIGN_OR_RETURN(ds.matrix, ReadMatrixMarket(matrix_path, mtx));
+    return ds;
+  }
+  // A Cell Ranger ARC folder: the matrix rows are features, of which the peaks are kept.
+  FLS_ASSIGN_OR_RETURN(FeatureTable features, ReadFeatures(features_path));
+  mtx.peaks = features.features;
   FLS_ASSIGN_OR_RETURN(ds.matrix, ReadMatrixMarket(matrix_path, mtx));
+  if (static_cast<int64_t>(features.rows.size()) != features.features) {
+    ds.matrix = ds.matrix.SelectColumns(features.rows);
+  }
+  ds.peaks = std::move(features.peaks);
   return ds;
 }
 

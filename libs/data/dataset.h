@@ -38,7 +38,8 @@ struct Dataset {
 
 enum class InputFormat {
   kAuto,         // decide from the path (see DetectInputFormat)
-  kTenxFolder,   // folder with matrix.mtx[.gz], peaks.bed[.gz], barcodes.tsv[.gz]
+  kTenxFolder,   // folder with matrix.mtx[.gz], barcodes.tsv[.gz] and peaks.bed[.gz] or
+                 // (Cell Ranger ARC) features.tsv[.gz], whose "Peaks" rows are kept
   kTenxH5,       // Cell Ranger (ATAC/ARC) .h5
   kH5ad,         // AnnData .h5ad, X as csr_matrix, csc_matrix or dense
   kFragments,    // 10x fragments.tsv.gz counted into LoadOptions::reference_bed

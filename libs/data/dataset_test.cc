@@ -57,6 +57,30 @@ TEST_F(DatasetTest, LoadsTenxFolderWithMetadata) {
   EXPECT_EQ(ds->source, dir_);
 }
 
+TEST_F(DatasetTest, LoadsMultiomeFolderKeepingPeakRows) {
+  std::remove((dir_ + "/peaks.bed").c_str());
+  // 4 features (a gene between the peaks) x 2 cells; the gene's counts are dropped.
+  Write("matrix.mtx",
+        "%%MatrixMarket matrix coordinate integer general\n4 2 4\n1 1 2\n2 1 9\n4 1 1\n"
+        "3 2 4\n");
+  Write("features.tsv",
+        "chr1:100-600\tchr1:100-600\tPeaks\tchr1\t100\t600\n"
+        "ENSG01\tGENE1\tGene Expression\tchr1\t700\t900\n"
+        "chr1:1000-1500\tchr1:1000-1500\tPeaks\tchr1\t1000\t1500\n"
+        "chr2:50-550\tchr2:50-550\tPeaks\tchr2\t50\t550\n");
+  auto ds = LoadDataset(dir_);
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  EXPECT_EQ(ds->matrix.cols, 3);
+  EXPECT_THAT(ds->matrix.indptr, ElementsAre(0, 2, 3));
+  EXPECT_THAT(ds->matrix.indices, ElementsAre(0, 2, 1));
+  EXPECT_THAT(ds->matrix.values, ElementsAre(2, 1, 4));
+  EXPECT_EQ(ds->peaks[1], (Peak{"chr1", 1000, 1500}));
+  EXPECT_THAT(ds->metadata.columns[ds->metadata.Find("cell_type")], ElementsAre("T", "B"));
+
+  std::remove((dir_ + "/features.tsv").c_str());
+  EXPECT_THAT(LoadError(), HasSubstr("no peaks.bed[.gz] or features.tsv[.gz]"));
+}
+
 TEST_F(DatasetTest, ExplicitMetadataPathWins) {
   Write("other.tsv", "barcode\tlabel\nAAAC-1\tx\n");
   LoadOptions options;

@@ -13,6 +13,7 @@ absl::StatusOr<std::vector<Peak>> ParseBed(LineReader& reader) {
   std::vector<Peak> peaks;
   absl::string_view line;
   absl::string_view fields[4];
+  bool first = true;
   while (reader.Next(&line)) {
     if (IsBlank(line) || line[0] == '#' || absl::StartsWith(line, "track") ||
         absl::StartsWith(line, "browser")) {
@@ -21,10 +22,25 @@ absl::StatusOr<std::vector<Peak>> ParseBed(LineReader& reader) {
     const size_t n = line.find('\t') != absl::string_view::npos
                          ? SplitFields(line, '\t', fields, 4)
                          : SplitWhitespace(line, fields, 4);
+    if (n == 1) {  // a list of peak names (chr1:100-200, chr1-100-200), as R and Python write
+      absl::StatusOr<Peak> named = ParsePeakName(fields[0]);
+      if (!named.ok()) {
+        return reader.LineError(absl::StrCat(named.status().message(),
+                                             "; expected chrom, start, end or a peak name"));
+      }
+      first = false;
+      peaks.push_back(*std::move(named));
+      continue;
+    }
     if (n < 3) {
       return reader.LineError("expected at least 3 columns (chrom, start, end)");
     }
     Peak peak;
+    // A first line of column names ("chrom start end", as data-frame writers put it) is skipped.
+    const bool header = first && !ParseInt64(fields[1], &peak.start) &&
+                        !ParseInt64(fields[2], &peak.end);
+    first = false;
+    if (header) continue;
     if (fields[0].empty()) return reader.LineError("empty chromosome name");
     if (!ParseInt64(fields[1], &peak.start) || !ParseInt64(fields[2], &peak.end)) {
       return reader.LineError(absl::StrCat("start and end must be integers, got '", fields[1],
@@ -51,6 +67,47 @@ absl::StatusOr<std::vector<Peak>> ParseBed(LineReader& reader) {
 absl::StatusOr<std::vector<Peak>> ReadBed(const std::string& path) {
   FLS_ASSIGN_OR_RETURN(auto reader, LineReader::OpenFile(path));
   return ParseBed(*reader);
+}
+
+absl::StatusOr<FeatureTable> ParseFeatures(LineReader& reader) {
+  FeatureTable table;
+  absl::string_view line;
+  absl::string_view fields[6];
+  while (reader.Next(&line)) {
+    if (IsBlank(line)) return reader.LineError("empty line (every line is a matrix row)");
+    const size_t n = SplitFields(line, '\t', fields, 6);
+    const int64_t row = table.features++;
+    if (n >= 3 && fields[2] != "Peaks") continue;  // genes of a multiome folder
+    absl::StatusOr<Peak> peak = ParsePeakName(fields[0]);
+    if (!peak.ok() && n == 6) {  // id is not a name: take the chrom, start, end columns
+      Peak p{std::string(fields[3]), 0, 0};
+      if (!p.chrom.empty() && ParseInt64(fields[4], &p.start) && ParseInt64(fields[5], &p.end) &&
+          p.start >= 0 && p.start < p.end) {
+        peak = std::move(p);
+      }
+    }
+    if (!peak.ok()) {
+      return reader.LineError(absl::StrCat("feature '", fields[0],
+                                           "' is not a peak (chrom:start-end, or chrom, start "
+                                           "and end in columns 4-6)"));
+    }
+    if (table.rows.size() >= static_cast<size_t>(INT32_MAX)) {
+      return reader.LineError("too many peaks");
+    }
+    table.rows.push_back(static_cast<int32_t>(row));
+    table.peaks.push_back(*std::move(peak));
+  }
+  FLS_RETURN_IF_ERROR(reader.status());
+  if (table.peaks.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(reader.name(), ": no features of type 'Peaks' (not a scATAC-seq matrix?)"));
+  }
+  return table;
+}
+
+absl::StatusOr<FeatureTable> ReadFeatures(const std::string& path) {
+  FLS_ASSIGN_OR_RETURN(auto reader, LineReader::OpenFile(path));
+  return ParseFeatures(*reader);
 }
 
 absl::StatusOr<std::string> FormatBed(const std::vector<Peak>& peaks,

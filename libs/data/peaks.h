@@ -23,11 +23,24 @@ struct Peak {
   }
 };
 
-// Parses BED: tab- or space-separated chrom, start, end (further columns ignored); blank lines and
-// "#", "track" and "browser" lines skipped. Rejects start >= end, negative or non-integer
+// Parses BED: tab- or space-separated chrom, start, end (further columns ignored); blank lines,
+// "#", "track" and "browser" lines, and a first line of column names (start and end not numbers)
+// skipped. A line of one field is a peak name (see ParsePeakName), so a list of names reads too. Rejects start >= end, negative or non-integer
 // coordinates, and missing columns, naming the line. An empty peak set is an error.
 absl::StatusOr<std::vector<Peak>> ParseBed(LineReader& reader);
 absl::StatusOr<std::vector<Peak>> ReadBed(const std::string& path);
+
+// The peaks of a 10x features.tsv (Cell Ranger ARC folders; one line per matrix row: id, name,
+// type, optionally chrom, start, end). Rows with a type other than "Peaks" (genes) are left out;
+// a file without a type column lists peaks only. A peak is its id ("chr1:100-200", as ARC writes
+// it) or else columns 4-6. Errors name the line: a peak that is neither, a blank line, no peaks.
+struct FeatureTable {
+  std::vector<Peak> peaks;
+  std::vector<int32_t> rows;  // the matrix row (feature index) of each peak, increasing
+  int64_t features = 0;       // lines read: the matrix's number of feature rows
+};
+absl::StatusOr<FeatureTable> ParseFeatures(LineReader& reader);
+absl::StatusOr<FeatureTable> ReadFeatures(const std::string& path);
 
 // BED text: chrom, start, end (+ optional per-peak extra columns, already tab-joined) after
 // `header` verbatim (lines that start with '#', each ending in '\n', so that ParseBed skips them).

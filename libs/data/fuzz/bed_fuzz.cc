@@ -1,4 +1,5 @@
-// libFuzzer target: BED text and peak names parse to valid intervals or an error.
+// libFuzzer target: BED text, 10x features tables and peak names parse to valid intervals or an
+// error.
 #include <cstddef>
 #include <cstdint>
 
@@ -13,6 +14,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (peaks->empty()) __builtin_trap();
     for (const Peak& p : *peaks) {
       if (p.chrom.empty() || p.start < 0 || p.start >= p.end) __builtin_trap();
+    }
+  }
+  reader = flsailer::LineReader::FromString(text, "fuzz.tsv");
+  absl::StatusOr<FeatureTable> features = ParseFeatures(*reader);
+  if (features.ok()) {
+    if (features->peaks.empty() || features->peaks.size() != features->rows.size()) {
+      __builtin_trap();
+    }
+    for (size_t i = 0; i < features->rows.size(); ++i) {
+      const Peak& p = features->peaks[i];
+      if (p.chrom.empty() || p.start < 0 || p.start >= p.end) __builtin_trap();
+      const bool increasing = i == 0 || features->rows[i] > features->rows[i - 1];
+      if (features->rows[i] >= features->features || !increasing) __builtin_trap();
     }
   }
   absl::StatusOr<Peak> named = ParsePeakName(text);
