@@ -156,6 +156,14 @@ absl::Status RunEstimate(FeatureSelector* selector,
   return absl::OkStatus();
 }
 
+int32_t RankTheDataAllows(const data::CsrMatrix& x, int32_t wanted) {
+  int64_t cells = 0;
+  for (int64_t i = 0; i < x.rows; ++i) cells += x.row_nnz(i) > 0;
+  const std::vector<int64_t> nnz = x.ColumnNnz();
+  const int64_t peaks = std::count_if(nnz.begin(), nnz.end(), [](int64_t c) { return c > 0; });
+  return static_cast<int32_t>(std::min<int64_t>({wanted, cells, peaks}));
+}
+
 absl::StatusOr<FeatureSelection> SelectCentrally(const data::CsrMatrix& x,
                                                  const FeatureSelectorOptions& options,
                                                  int threads) {

@@ -122,6 +122,11 @@ absl::Status RunEstimate(FeatureSelector* selector,
                          const std::vector<const data::CsrMatrix*>& tfidf_clients,
                          int threads = 1);
 
+// The largest rank, at most `wanted`, that `x` (cells x peaks) can have: its cells with counts
+// and its peaks open in some cell bound it (FeatureSelector::Create rejects a larger rank).
+// Callers lower a default rank with it for data with fewer cells; 0 for a matrix of zeros.
+int32_t RankTheDataAllows(const data::CsrMatrix& x, int32_t wanted);
+
 // The centralised selection of `x` (cells x peaks, binarised): version 0 of a selector over all
 // its cells, i.e. the federated computation with one client holding every cell. Errors: those
 // of FeatureSelector::Create and of the estimate.

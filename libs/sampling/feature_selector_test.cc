@@ -253,6 +253,27 @@ TEST(FeatureSelectorTest, RankAboveTheDataIsAnError) {
   EXPECT_FALSE(f->selector.estimating());
 }
 
+TEST(FeatureSelectorTest, RankTheDataAllowsCountsCellsWithCountsAndOpenPeaks) {
+  const data::CsrMatrix x = BlockMatrix(12, 40, 2, 0.3, 1);
+  EXPECT_EQ(RankTheDataAllows(x, 30), 12);
+  EXPECT_EQ(RankTheDataAllows(x, 5), 5);
+  // Two cells emptied: 10 cells can span at most 10 dimensions, and the selection accepts that.
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < 10; ++i) rows.push_back(i);
+  data::CsrMatrix with_empty = x.SelectRows(rows);
+  with_empty.rows += 2;
+  with_empty.indptr.push_back(with_empty.indptr.back());
+  with_empty.indptr.push_back(with_empty.indptr.back());
+  ASSERT_TRUE(with_empty.Validate().ok());
+  FeatureSelectorOptions options = SmallOptions();
+  options.subspace.rank = RankTheDataAllows(with_empty, 30);
+  EXPECT_EQ(options.subspace.rank, 10);
+  EXPECT_TRUE(SelectCentrally(with_empty, options).ok());
+  // Three peaks open in any cell bound it too.
+  EXPECT_EQ(RankTheDataAllows(x.SelectColumns({0, 1, 2}), 30), 3);
+  EXPECT_EQ(RankTheDataAllows(data::CsrMatrix{}, 30), 0);
+}
+
 TEST(FeatureSelectorTest, BadSumsAndCallsOutOfOrderAreErrors) {
   const data::CsrMatrix x = BlockMatrix(120, 60, 5, 0.1, 9);
   FeatureSelectorOptions options = SmallOptions();

@@ -1,5 +1,7 @@
 // `flsailer lsi --input PATH --out DIR`: the LSI baseline embedding, evaluated.
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -17,7 +19,7 @@ int RunLsi(int argc, char** argv) {
       "LSI (TF-IDF, log(TF x IDF x 10^4), randomized SVD, depth component dropped) of any\n"
       "supported input; writes DIR/embedding.tsv, DIR/metrics.json and DIR/embedding.svg.\n"
       "  --input PATH        10x folder, .h5, .h5ad or fragments (with --reference)\n"
-      "  --components K      SVD components (default 30)\n",
+      "  --components K      SVD components (default 30, or cells - 1 when fewer)\n",
       kReportFlagsHelp, kLoadFlagsHelp);
   std::set<std::string> flags = LoadFlagNames();
   flags.insert(ReportFlagNames().begin(), ReportFlagNames().end());
@@ -38,6 +40,14 @@ int RunLsi(int argc, char** argv) {
 
   baselines::LsiOptions options;
   options.components = static_cast<int32_t>(*components);
+  if (!args->Has("components")) {  // the default, within what the data can give
+    const int64_t most = std::min(ds->matrix.rows, ds->matrix.cols) - 1;
+    if (most >= 2 && most < options.components) {
+      std::fprintf(stderr, "lsi: %lld components (%lld cells)\n", static_cast<long long>(most),
+                   static_cast<long long>(ds->matrix.rows));
+      options.components = static_cast<int32_t>(most);
+    }
+  }
   options.seed = settings->seed;
   options.threads = settings->threads;
   const auto start = std::chrono::steady_clock::now();

@@ -30,6 +30,7 @@ struct Settings {
   std::string method;    // leverage | random | accessible
   std::string sampling;  // top | sample
   sampling::FeatureSelectorOptions selector;
+  bool default_rank = true;  // --rank not given: lowered to what the data allows
   int threads = 1;
 };
 
@@ -60,6 +61,7 @@ absl::StatusOr<Settings> SettingsFromArgs(const Args& args) {
     return absl::InvalidArgumentError("--threads must be in [1, 1024]");
   }
   s.selector.subspace.rank = static_cast<int32_t>(rank);
+  s.default_rank = !args.Has("rank");
   s.selector.subspace.seed = static_cast<uint64_t>(seed);
   s.selector.selection.rate = rate;
   s.selector.selection.seed = static_cast<uint64_t>(seed);
@@ -211,7 +213,8 @@ int RunSelectFeatures(int argc, char** argv) {
       "rank; usable as --reference) and DIR/summary.json, and prints a summary.\n"
       "  --input PATH        10x folder, .h5, .h5ad or fragments (with --reference)\n"
       "  --rate R            fraction of peaks kept (default 0.2)\n"
-      "  --rank K            singular vectors the leverage is measured in (default 30)\n"
+      "  --rank K            singular vectors the leverage is measured in (default 30, or the\n"
+      "                      number of cells when fewer)\n"
       "  --method M          leverage (default), random (uniform), accessible (most open)\n"
       "  --sampling top|sample   the highest scores (default), or sampled without replacement\n"
       "                      proportionally to score (random: always sample)\n"
@@ -233,6 +236,10 @@ int RunSelectFeatures(int argc, char** argv) {
   auto ds = LoadInputFromArgs(*args);
   if (!ds.ok()) return PrintError("select-features", ds.status());
   const auto start = std::chrono::steady_clock::now();
+  if (settings->default_rank) {
+    const int32_t rank = sampling::RankTheDataAllows(ds->matrix, settings->selector.subspace.rank);
+    if (rank >= 1) settings->selector.subspace.rank = rank;
+  }
   auto selection = Select(ds->matrix, *settings);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
