@@ -91,9 +91,7 @@ absl::StatusOr<FeatureTable> ParseFeatures(LineReader& reader) {
                                            "' is not a peak (chrom:start-end, or chrom, start "
                                            "and end in columns 4-6)"));
     }
-    if (table.rows.size() >= static_cast<size_t>(INT32_MAX)) {
-      return reader.LineError("too many peaks");
-    }
+    if (row >= INT32_MAX) return reader.LineError("more than 2^31-1 features");
     table.rows.push_back(static_cast<int32_t>(row));
     table.peaks.push_back(*std::move(peak));
   }
