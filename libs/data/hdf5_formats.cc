@@ -835,15 +835,25 @@ absl::StatusOr<Object> OpenFrame(const Reader& reader, const std::string& name) 
   return frame;
 }
 
-// Peaks from var columns chrom/start/end when present, else from the var index names.
+// Peaks from var columns chrom/start/end when present (also spelled as Signac and ArchR write
+// them: seqnames, chromosome, chr; BED's chromStart/chromEnd), else from the var index names.
 absl::StatusOr<std::vector<Peak>> ReadVarPeaks(const Reader& reader, const Object& var,
                                                const std::vector<std::string>& names) {
+  auto first_present = [&](std::initializer_list<const char*> spellings) -> std::string {
+    for (const char* name : spellings) {
+      if (reader.Has(var, name)) return name;
+    }
+    return "";
+  };
+  const std::string chrom_col = first_present({"chrom", "seqnames", "chromosome", "chr"});
+  const std::string start_col = first_present({"start", "chromStart"});
+  const std::string end_col = first_present({"end", "chromEnd"});
   std::vector<Peak> peaks;
   peaks.reserve(names.size());
-  if (reader.Has(var, "chrom") && reader.Has(var, "start") && reader.Has(var, "end")) {
-    FLS_ASSIGN_OR_RETURN(Object chrom_obj, reader.Child(var, "chrom"));
-    FLS_ASSIGN_OR_RETURN(Object start_obj, reader.OpenDataset(var, "start"));
-    FLS_ASSIGN_OR_RETURN(Object end_obj, reader.OpenDataset(var, "end"));
+  if (!chrom_col.empty() && !start_col.empty() && !end_col.empty()) {
+    FLS_ASSIGN_OR_RETURN(Object chrom_obj, reader.Child(var, chrom_col));
+    FLS_ASSIGN_OR_RETURN(Object start_obj, reader.OpenDataset(var, start_col));
+    FLS_ASSIGN_OR_RETURN(Object end_obj, reader.OpenDataset(var, end_col));
     FLS_ASSIGN_OR_RETURN(auto chroms, reader.ReadColumn(chrom_obj));
     if (!chroms.has_value()) return reader.Invalid(chrom_obj.path, "unsupported column type");
     FLS_RETURN_IF_ERROR(reader.RequireClass(start_obj, /*allow_float=*/false));

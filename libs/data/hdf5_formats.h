@@ -33,8 +33,9 @@ namespace flsailer::data {
 absl::StatusOr<Dataset> ReadTenxH5(const std::string& path);
 
 // AnnData .h5ad written by anndata >= 0.7: X as csr_matrix, csc_matrix or a dense array (cells x
-// peaks), the obs index as barcodes, the var index (or var columns chrom/start/end) as peaks, and
-// obs columns (categorical or string) as metadata.
+// peaks), the obs index as barcodes, the var index (or var columns chrom/start/end, also spelled
+// seqnames/chromosome/chr and chromStart/chromEnd) as peaks, and obs columns (categorical or
+// string) as metadata.
 // Also read: legacy h5sparse_format X attributes, anndata 0.7 categoricals (codes referring to
 // obs/__categories), numeric and boolean obs columns (as text: integers without decimals, NaN
 // as ""), nullable columns (masked entries as ""), and obsm 2-D numeric arrays with one row per

@@ -248,6 +248,18 @@ def corrupt_fixtures():  # variants of base.h5ad (written by WriteH5ad)
     variant("duplicate_barcode.h5ad", set_item("obs/_index", 1, "AAAC-1"))
 
 
+def renamed_fixture():  # base.h5ad with Signac's var column names and an index of plain ids
+    shutil.copy("base.h5ad", "seqnames.h5ad")
+    with h5py.File("seqnames.h5ad", "r+") as f:
+        var = f["var"]
+        var.move("chrom", "seqnames")
+        index = var.attrs["_index"]
+        n = var[index].shape[0]
+        del var[index]
+        var[index] = vlen([f"peak{j}" for j in range(n)])
+        var.attrs["column-order"] = ["seqnames", "start", "end"]
+
+
 def check(path):  # what anndata makes of a file written by WriteH5ad
     import warnings
     import anndata as ad
@@ -284,6 +296,8 @@ elif kind == "tenx":
     tenx_fixture("tenx_genes.h5", fixed, ["Gene Expression"] * 5)
 elif kind == "corrupt":
     corrupt_fixtures()
+elif kind == "renamed":
+    renamed_fixture()
 elif kind == "check":
     check(sys.argv[3])
 )PY";
@@ -640,6 +654,17 @@ TEST_F(Hdf5FormatsTest, RejectsMissingTextAndTruncatedFiles) {
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(result.status().message(), HasSubstr(truncated));
   EXPECT_THAT(result.status().message(), HasSubstr("truncated"));
+}
+
+TEST_F(Hdf5FormatsTest, ReadsPeaksFromSignacStyleVarColumns) {
+  if (!PythonHas("h5py")) GTEST_SKIP() << kPython << " cannot import h5py";
+  const Dataset expected = SmallDataset();
+  ASSERT_TRUE(WriteH5ad(Path("base.h5ad"), expected).ok());
+  ASSERT_TRUE(RunFixtures("renamed"));
+  auto ds = ReadH5ad(Path("seqnames.h5ad"));
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  EXPECT_EQ(ds->peaks, expected.peaks);
+  ExpectSameMatrix(ds->matrix, expected.matrix);
 }
 
 TEST_F(Hdf5FormatsTest, RejectsMalformedContent) {
