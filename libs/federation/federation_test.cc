@@ -228,6 +228,31 @@ TEST_F(FederationTest, AdaptiveRefreshPublishesNewSelectionVersions) {
   EXPECT_EQ(progress.history[2].selection_version, 1);
 }
 
+TEST_F(FederationTest, AJobOnFewerCellsThanTheDefaultRankRunsAndAnExplicitRankIsKept) {
+  std::vector<Institution> institutions = Split();
+  institutions.pop_back();
+  for (Institution& i : institutions) {  // 12 cells each: 24 in all, below the default rank 30
+    i.rows.resize(12);
+    i.counts = dataset_->matrix.SelectRows(i.rows);
+  }
+  v1::JobSpec spec = Spec(institutions);
+  spec.set_rounds(2);
+  spec.set_local_epochs(1);
+  spec.set_num_clusters(2);
+  auto runner = NewRunner(spec);
+  auto clients = Clients(spec, institutions);
+  Drive(*runner, clients, institutions);
+  const JobProgress progress = runner->Progress();
+  EXPECT_EQ(progress.state, JobProgress::State::kFinished) << progress.error;
+
+  spec.mutable_sampling()->set_rank(30);  // asked for: an error naming it, not a silent change
+  runner = NewRunner(spec);
+  clients = Clients(spec, institutions);
+  Drive(*runner, clients, institutions);
+  EXPECT_EQ(runner->Progress().state, JobProgress::State::kFailed);
+  EXPECT_THAT(runner->Progress().error, HasSubstr("rank 30 exceeds the rank the data can have"));
+}
+
 TEST_F(FederationTest, ResumesFromACheckpointWithoutLosingOrRepeatingRounds) {
   std::vector<Institution> institutions = Split();
   v1::JobSpec spec = Spec(institutions);

@@ -65,6 +65,7 @@ sampling::FeatureSelectorOptions SelectorOptionsForJob(const v1::JobSpec& spec) 
   sampling::FeatureSelectorOptions o;
   const v1::SamplingConfig& s = spec.sampling();
   if (s.rank() > 0) o.subspace.rank = static_cast<int32_t>(s.rank());
+  o.rank_at_most_data = s.rank() <= 0;  // the default 30, lowered for a job on fewer cells
   if (s.oversampling() > 0) o.subspace.oversampling = static_cast<int32_t>(s.oversampling());
   if (s.power_iterations() > 0) {
     o.subspace.power_iterations = static_cast<int32_t>(s.power_iterations());

@@ -49,14 +49,18 @@ absl::StatusOr<FeatureSelector> FeatureSelector::Create(const TfIdfSums& sums,
         absl::StrCat("feature selection: none of the ", sums.document_frequency.size(),
                      " peaks is open in any of the ", sums.cells, " cells"));
   }
-  const int64_t rank = options.subspace.rank;
+  if (options.rank_at_most_data) {
+    selector.options_.subspace.rank = static_cast<int32_t>(
+        std::max<int64_t>(1, std::min<int64_t>({options.subspace.rank, sums.cells, open_peaks})));
+  }
+  const int64_t rank = selector.options_.subspace.rank;
   if (rank > sums.cells || rank > open_peaks) {
     return absl::InvalidArgumentError(absl::StrCat(
         "feature selection: rank ", rank, " exceeds the rank the data can have (", sums.cells,
         " cells, ", open_peaks, " peaks open in any cell)"));
   }
   FLS_ASSIGN_OR_RETURN(SubspaceIteration start,
-                       SubspaceIteration::Start(selector.peaks(), options.subspace));
+                       SubspaceIteration::Start(selector.peaks(), selector.options_.subspace));
   selector.iteration_ = std::move(start);
   selector.iteration_power_steps_ = options.subspace.power_iterations;
   return selector;

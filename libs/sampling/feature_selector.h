@@ -40,6 +40,9 @@ struct FeatureSelectorOptions {
   // Rate and top/sample. With kSample every version draws the same uniform number for a peak,
   // so a version differs from the previous one only where the scores moved.
   SelectionOptions selection;
+  // Lower subspace.rank to what the sums allow (their cells and open peaks) instead of failing:
+  // set for a default rank, so that a job on fewer cells than it still runs.
+  bool rank_at_most_data = false;
 };
 
 // One published selection.

@@ -241,6 +241,12 @@ TEST(FeatureSelectorTest, RankAboveTheDataIsAnError) {
   const data::CsrMatrix few_cells = BlockMatrix(4, 40, 2, 0.3, 1);
   EXPECT_THAT(std::string(Start({few_cells}, options).status().message()),
               HasSubstr("rank 5 exceeds the rank the data can have (4 cells"));
+  FeatureSelectorOptions lowered = options;
+  lowered.rank_at_most_data = true;  // a default rank: lowered to the 4 cells instead
+  auto four = Start({few_cells}, lowered);
+  ASSERT_TRUE(four.ok()) << four.status();
+  EXPECT_TRUE(RunEstimate(&four->selector, four->clients()).ok());
+  EXPECT_EQ(four->selector.current().singular_values.size(), 4u);
   // 20 cells but only 3 distinct rows: passes the cheap checks, fails on the singular values.
   const data::CsrMatrix three = BlockMatrix(3, 40, 3, 0.2, 7);
   std::vector<int64_t> rows;
