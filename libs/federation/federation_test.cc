@@ -1,5 +1,6 @@
 // The FL-Sailer schedule run in process: coordinator core, three client cores and the plain
 // aggregator, on the bundled granja2019_bmmc dataset split among institutions.
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -235,15 +236,22 @@ TEST_F(FederationTest, AJobOnFewerCellsThanTheDefaultRankRunsAndAnExplicitRankIs
     i.rows.resize(12);
     i.counts = dataset_->matrix.SelectRows(i.rows);
   }
+  // The first institution's cells are 6 profiles twice over: the data's rank, 18, is below
+  // the 24 the cell counts allow, which the estimate finds and the refresh keeps.
+  std::copy(institutions[0].rows.begin(), institutions[0].rows.begin() + 6,
+            institutions[0].rows.begin() + 6);
+  institutions[0].counts = dataset_->matrix.SelectRows(institutions[0].rows);
   v1::JobSpec spec = Spec(institutions);
-  spec.set_rounds(2);
+  spec.set_rounds(3);
   spec.set_local_epochs(1);
   spec.set_num_clusters(2);
+  spec.mutable_sampling()->set_refresh_every_rounds(1);
   auto runner = NewRunner(spec);
   auto clients = Clients(spec, institutions);
   Drive(*runner, clients, institutions);
   const JobProgress progress = runner->Progress();
   EXPECT_EQ(progress.state, JobProgress::State::kFinished) << progress.error;
+  EXPECT_EQ(progress.selection_version, 2);
 
   spec.mutable_sampling()->set_rank(30);  // asked for: an error naming it, not a silent change
   runner = NewRunner(spec);

@@ -102,21 +102,27 @@ absl::Status FeatureSelector::Update(const SubspaceSums& summed) {
   const auto rank = std::count_if(sigma.begin(), sigma.end(), [&](double s) {
     return s > kRankTolerance * sigma.front();
   });
-  if (sigma.empty() || rank < static_cast<int64_t>(sigma.size())) {
+  const bool rank_deficient = rank < static_cast<int64_t>(sigma.size());
+  if (rank == 0 || (rank_deficient && !options_.rank_at_most_data)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "feature selection: the TF-IDF matrix has rank ", rank, ", below the requested rank ",
         options_.subspace.rank, "; lower the rank"));
   }
+  if (rank_deficient) {
+    // A default rank meets data of lower rank (empty or repeated cells): the leading Ritz vectors
+    // span all the data has; the rest are noise. Refreshes estimate this rank from now on.
+    options_.subspace.rank = static_cast<int32_t>(rank);
+  }
   FeatureSelection next;
   next.version = current_ ? current_->version + 1 : 0;
-  next.scores = LeverageScores(finished.right_vectors());
+  next.scores = LeverageScores(finished.right_vectors().leftCols(rank));
   // A peak open in no cell has an empty column, so its exact score is 0; the iteration leaves
   // rounding residue there, which must not rank it above a real peak.
   for (size_t j = 0; j < next.scores.size(); ++j) {
     if (tfidf_.idf()[j] == 0) next.scores[j] = 0;
   }
   FLS_ASSIGN_OR_RETURN(next.peaks, SelectPeaks(next.scores, options_.selection));
-  next.singular_values = sigma;
+  next.singular_values.assign(sigma.begin(), sigma.begin() + rank);
   next.power_iterations = iteration_power_steps_;
   next.new_to_old = current_ ? NewToOldIndices(current_->peaks, next.peaks)
                              : std::vector<int32_t>(next.peaks.size(), -1);
@@ -158,14 +164,6 @@ absl::Status RunEstimate(FeatureSelector* selector,
     FLS_RETURN_IF_ERROR(selector->Update(summed));
   }
   return absl::OkStatus();
-}
-
-int32_t RankTheDataAllows(const data::CsrMatrix& x, int32_t wanted) {
-  int64_t cells = 0;
-  for (int64_t i = 0; i < x.rows; ++i) cells += x.row_nnz(i) > 0;
-  const std::vector<int64_t> nnz = x.ColumnNnz();
-  const int64_t peaks = std::count_if(nnz.begin(), nnz.end(), [](int64_t c) { return c > 0; });
-  return static_cast<int32_t>(std::min<int64_t>({wanted, cells, peaks}));
 }
 
 absl::StatusOr<FeatureSelection> SelectCentrally(const data::CsrMatrix& x,

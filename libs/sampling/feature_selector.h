@@ -40,8 +40,9 @@ struct FeatureSelectorOptions {
   // Rate and top/sample. With kSample every version draws the same uniform number for a peak,
   // so a version differs from the previous one only where the scores moved.
   SelectionOptions selection;
-  // Lower subspace.rank to what the sums allow (their cells and open peaks) instead of failing:
-  // set for a default rank, so that a job on fewer cells than it still runs.
+  // Lower subspace.rank to what the data allow instead of failing: to the sums' cells and open
+  // peaks, then to the rank the estimate finds (empty or repeated cells lower it further). Set
+  // for a default rank, so that a job on fewer cells than it still runs.
   bool rank_at_most_data = false;
 };
 
@@ -51,7 +52,8 @@ struct FeatureSelection {
   std::vector<int32_t> peaks;           // kept peak indices, ascending: the model's input order
   std::vector<double> scores;           // leverage score of every peak (they sum to 1);
                                         // exactly 0 for peaks open in no cell
-  std::vector<double> singular_values;  // top k of the TF-IDF matrix, descending
+  std::vector<double> singular_values;  // top k of the TF-IDF matrix, descending; fewer when
+                                        // rank_at_most_data lowered k to the data's rank
   int32_t power_iterations = 0;         // used by the estimate that produced this version
   // new_to_old[j]: index into the previous version's `peaks` of peaks[j], or -1 for a peak the
   // previous version did not keep (version 0: all -1). Sized like `peaks`.
@@ -84,8 +86,8 @@ class FeatureSelector {
   // Consumes the summed subspace sums for basis(). Sums of the wrong shape or with NaN/Inf are
   // rejected and leave the estimate where it was (the round can be repeated). When the estimate
   // completes, a new version becomes current() - unless the TF-IDF matrix has rank below k
-  // (the k-th singular value under 1e-8 of the first), which fails the estimate with the rank it
-  // found; the previous version then stays current.
+  // (the k-th singular value under 1e-8 of the first) and rank_at_most_data is off, which fails
+  // the estimate with the rank it found; the previous version then stays current.
   absl::Status Update(const SubspaceSums& summed);
 
   // Whether a refresh is due once `rounds_done` training rounds have finished.
@@ -124,11 +126,6 @@ class FeatureSelector {
 absl::Status RunEstimate(FeatureSelector* selector,
                          const std::vector<const data::CsrMatrix*>& tfidf_clients,
                          int threads = 1);
-
-// The largest rank, at most `wanted`, that `x` (cells x peaks) can have: its cells with counts
-// and its peaks open in some cell bound it (FeatureSelector::Create rejects a larger rank).
-// Callers lower a default rank with it for data with fewer cells; 0 for a matrix of zeros.
-int32_t RankTheDataAllows(const data::CsrMatrix& x, int32_t wanted);
 
 // The centralised selection of `x` (cells x peaks, binarised): version 0 of a selector over all
 // its cells, i.e. the federated computation with one client holding every cell. Errors: those

@@ -259,25 +259,45 @@ TEST(FeatureSelectorTest, RankAboveTheDataIsAnError) {
   EXPECT_FALSE(f->selector.estimating());
 }
 
-TEST(FeatureSelectorTest, RankTheDataAllowsCountsCellsWithCountsAndOpenPeaks) {
-  const data::CsrMatrix x = BlockMatrix(12, 40, 2, 0.3, 1);
-  EXPECT_EQ(RankTheDataAllows(x, 30), 12);
-  EXPECT_EQ(RankTheDataAllows(x, 5), 5);
-  // Two cells emptied: 10 cells can span at most 10 dimensions, and the selection accepts that.
+TEST(FeatureSelectorTest, ADefaultRankStopsAtTheRankTheEstimateFinds) {
+  // 12 cells of 3 distinct rows plus 2 empty cells: the sums allow rank 14, the data has 3.
+  const data::CsrMatrix three = BlockMatrix(3, 40, 3, 0.2, 7);
   std::vector<int64_t> rows;
-  for (int64_t i = 0; i < 10; ++i) rows.push_back(i);
-  data::CsrMatrix with_empty = x.SelectRows(rows);
-  with_empty.rows += 2;
-  with_empty.indptr.push_back(with_empty.indptr.back());
-  with_empty.indptr.push_back(with_empty.indptr.back());
-  ASSERT_TRUE(with_empty.Validate().ok());
+  for (int i = 0; i < 12; ++i) rows.push_back(i % 3);
+  data::CsrMatrix x = three.SelectRows(rows);
+  x.rows += 2;
+  x.indptr.push_back(x.indptr.back());
+  x.indptr.push_back(x.indptr.back());
+  ASSERT_TRUE(x.Validate().ok());
   FeatureSelectorOptions options = SmallOptions();
-  options.subspace.rank = RankTheDataAllows(with_empty, 30);
-  EXPECT_EQ(options.subspace.rank, 10);
-  EXPECT_TRUE(SelectCentrally(with_empty, options).ok());
-  // Three peaks open in any cell bound it too.
-  EXPECT_EQ(RankTheDataAllows(x.SelectColumns({0, 1, 2}), 30), 3);
-  EXPECT_EQ(RankTheDataAllows(data::CsrMatrix{}, 30), 0);
+  options.subspace.rank = 30;
+  options.rank_at_most_data = true;
+  options.refresh_interval = 1;
+  auto f = Start({x}, options);
+  ASSERT_TRUE(f.ok()) << f.status();
+  ASSERT_TRUE(RunEstimate(&f->selector, f->clients()).ok());
+  const FeatureSelection& v0 = f->selector.current();
+  ASSERT_EQ(v0.singular_values.size(), 3u);
+  EXPECT_GT(v0.singular_values.back(), 1e-3 * v0.singular_values.front());
+  // The scores are the leverage of the three real directions: they sum to 1 and match the
+  // selection asked for rank 3 outright (many peaks tie, so the kept sets may differ).
+  double total = 0;
+  for (double score : v0.scores) total += score;
+  EXPECT_NEAR(total, 1.0, 1e-9);
+  FeatureSelectorOptions exact = options;
+  exact.subspace.rank = 3;
+  exact.rank_at_most_data = false;
+  auto g = Start({x}, exact);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(RunEstimate(&g->selector, g->clients()).ok());
+  for (size_t j = 0; j < v0.scores.size(); ++j) {
+    EXPECT_NEAR(v0.scores[j], g->selector.current().scores[j], 1e-6) << j;
+  }
+  // A refresh estimates at the lowered rank and publishes the next version.
+  ASSERT_TRUE(f->selector.BeginRefresh().ok());
+  ASSERT_TRUE(RunEstimate(&f->selector, f->clients()).ok());
+  EXPECT_EQ(f->selector.current().version, 1);
+  EXPECT_EQ(f->selector.current().singular_values.size(), 3u);
 }
 
 TEST(FeatureSelectorTest, BadSumsAndCallsOutOfOrderAreErrors) {

@@ -30,7 +30,6 @@ struct Settings {
   std::string method;    // leverage | random | accessible
   std::string sampling;  // top | sample
   sampling::FeatureSelectorOptions selector;
-  bool default_rank = true;  // --rank not given: lowered to what the data allows
   int threads = 1;
 };
 
@@ -61,7 +60,7 @@ absl::StatusOr<Settings> SettingsFromArgs(const Args& args) {
     return absl::InvalidArgumentError("--threads must be in [1, 1024]");
   }
   s.selector.subspace.rank = static_cast<int32_t>(rank);
-  s.default_rank = !args.Has("rank");
+  s.selector.rank_at_most_data = !args.Has("rank");  // a default rank yields to small data
   s.selector.subspace.seed = static_cast<uint64_t>(seed);
   s.selector.selection.rate = rate;
   s.selector.selection.seed = static_cast<uint64_t>(seed);
@@ -74,7 +73,7 @@ absl::StatusOr<Settings> SettingsFromArgs(const Args& args) {
 struct Selection {
   std::vector<double> scores;  // per peak; what the BED's score columns hold
   std::vector<int32_t> kept;   // ascending
-  std::vector<double> singular_values;  // leverage only
+  std::vector<double> singular_values;  // leverage only; as many as the rank used
 };
 
 // Scores every peak by the chosen method and keeps the selection's share of them.
@@ -155,7 +154,7 @@ absl::Status WriteOutputs(const Settings& s, const data::Dataset& ds, const Sele
   const std::string description = absl::StrCat(
       "flsailer select-features: method ", s.method, " (", s.sampling, "), rate ",
       s.selector.selection.rate, s.method == "leverage"
-                                     ? absl::StrCat(", rank ", s.selector.subspace.rank)
+                                     ? absl::StrCat(", rank ", sel.singular_values.size())
                                      : std::string(),
       ", seed ", s.selector.selection.seed, "; ", sel.kept.size(), " of ", ds.peaks.size(),
       " peaks of ", ds.source);
@@ -173,7 +172,7 @@ absl::Status WriteOutputs(const Settings& s, const data::Dataset& ds, const Sele
   singular += "]";
   const std::string json = absl::StrCat(
       "{\"method\": \"", s.method, "\", \"sampling\": \"", s.sampling,
-      "\", \"rate\": ", s.selector.selection.rate, ", \"rank\": ", s.selector.subspace.rank,
+      "\", \"rate\": ", s.selector.selection.rate, ", \"rank\": ", sel.singular_values.size(),
       ", \"seed\": ", s.selector.selection.seed, ", \"cells\": ", ds.matrix.rows,
       ", \"peaks\": ", ds.matrix.cols, ", \"peaks_kept\": ", sel.kept.size(),
       ", \"fraction_of_counts_kept\": ", retained.counts,
@@ -236,10 +235,6 @@ int RunSelectFeatures(int argc, char** argv) {
   auto ds = LoadInputFromArgs(*args);
   if (!ds.ok()) return PrintError("select-features", ds.status());
   const auto start = std::chrono::steady_clock::now();
-  if (settings->default_rank) {
-    const int32_t rank = sampling::RankTheDataAllows(ds->matrix, settings->selector.subspace.rank);
-    if (rank >= 1) settings->selector.subspace.rank = rank;
-  }
   auto selection = Select(ds->matrix, *settings);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -41,15 +41,13 @@ absl::Status KeepLeveragePeaks(double rate, const ReportSettings& settings, data
   options.selection.rate = rate;
   options.selection.seed = settings.seed;
   options.subspace.seed = settings.seed;
-  // Fewer cells than the default rank: the subspace is all the data has.
-  const int32_t rank = sampling::RankTheDataAllows(ds->matrix, options.subspace.rank);
-  if (rank >= 1 && rank < options.subspace.rank) {
-    std::fprintf(stderr, "train: selection rank %d (what %lld cells allow)\n", rank,
-                 static_cast<long long>(ds->matrix.rows));
-    options.subspace.rank = rank;
-  }
+  options.rank_at_most_data = true;  // fewer cells than the default rank: all the data has
   FLS_ASSIGN_OR_RETURN(sampling::FeatureSelection selection,
                        sampling::SelectCentrally(ds->matrix, options, settings.threads));
+  if (static_cast<int32_t>(selection.singular_values.size()) < options.subspace.rank) {
+    std::fprintf(stderr, "train: selection rank %zu (what %lld cells allow)\n",
+                 selection.singular_values.size(), static_cast<long long>(ds->matrix.rows));
+  }
   FLS_RETURN_IF_ERROR(sampling::WriteSelectionBed(
       settings.out_dir + "/selected_peaks.bed", ds->peaks, selection.scores, selection.peaks,
       absl::StrCat("leverage-score selection, rate ", rate)));
