@@ -31,8 +31,11 @@ double Pearson(const std::vector<double>& a, const std::vector<double>& b) {
 
 absl::StatusOr<LsiResult> RunLsi(const data::CsrMatrix& counts, const LsiOptions& options) {
   FLS_RETURN_IF_ERROR(counts.Validate());
-  if (counts.rows < 2 || counts.nnz() == 0) {
-    return absl::InvalidArgumentError("LSI: needs at least two cells and one open peak");
+  // Two components at the least (one may be dropped as depth), each below min(cells, peaks).
+  if (counts.rows < 3 || counts.cols < 3 || counts.nnz() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "LSI: needs at least 3 cells, 3 peaks and an open peak; got ", counts.rows, " cells x ",
+        counts.cols, " peaks with ", counts.nnz(), " open"));
   }
   if (options.components < 2 || options.components >= std::min(counts.rows, counts.cols)) {
     return absl::InvalidArgumentError(absl::StrCat(

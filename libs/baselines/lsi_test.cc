@@ -114,6 +114,12 @@ TEST(LsiTest, RejectsImpossibleRequests) {
   options.components = 1;
   EXPECT_FALSE(RunLsi(m, options).ok());
   EXPECT_FALSE(RunLsi(data::CsrMatrix{}, options).ok());
+  // Two cells can give no valid component count: the error says what the data lack.
+  options.components = 2;
+  const absl::Status two_cells = RunLsi(m.SelectRows({0, 2}), options).status();
+  EXPECT_EQ(two_cells.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(two_cells.message()).find("needs at least 3 cells"), std::string::npos)
+      << two_cells;
 }
 
 }  // namespace
