@@ -213,7 +213,7 @@ int RunSelectFeatures(int argc, char** argv) {
       "  --input PATH        10x folder, .h5, .h5ad or fragments (with --reference)\n"
       "  --rate R            fraction of peaks kept (default 0.2)\n"
       "  --rank K            singular vectors the leverage is measured in (default 30, or the\n"
-      "                      number of cells when fewer)\n"
+      "                      rank of the data when lower: fewer cells, empty or repeated ones)\n"
       "  --method M          leverage (default), random (uniform), accessible (most open)\n"
       "  --sampling top|sample   the highest scores (default), or sampled without replacement\n"
       "                      proportionally to score (random: always sample)\n"
