@@ -100,7 +100,7 @@ bool TrainRow(const std::string& label, const data::CsrMatrix& x, int32_t thread
     return false;
   }
   model::Covariates cov;
-  cov.log_depth = model::StandardisedLogDepth(x);
+  cov.log_depth = model::StandardisedLogDepth(x.RowSums());
   options.epochs = epochs;
   options.threads = threads;
   options.bf16_output_products = network == Network::kSailerBf16;

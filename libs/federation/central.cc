@@ -38,7 +38,7 @@ absl::StatusOr<CentralResult> TrainCentrally(
       VaeConfigForJob(spec, static_cast<int32_t>(selected.cols), counts.rows);
   model::Covariates covariates;
   if (config.num_batches > 0) covariates.batch = institution_of_cell;
-  if (config.depth_covariate) covariates.log_depth = model::StandardisedLogDepth(binary);
+  if (config.depth_covariate) covariates.log_depth = model::StandardisedLogDepth(counts.RowSums());
   model::TrainOptions options = TrainOptionsForJob(spec);
   options.epochs = static_cast<int32_t>(spec.rounds()) * options.epochs;
   // As `flsailer train` does: a single run's last iterate is noisier than a federated model,

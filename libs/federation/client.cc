@@ -30,8 +30,13 @@ absl::StatusOr<std::shared_ptr<const std::vector<double>>> Need(const Task& task
 
 }  // namespace
 
-ClientCore::ClientCore(const v1::JobSpec& spec, int32_t index, data::CsrMatrix counts, int threads)
-    : spec_(spec), index_(index), counts_(std::move(counts)), threads_(threads) {}
+ClientCore::ClientCore(const v1::JobSpec& spec, int32_t index, const data::CsrMatrix& counts,
+                       int threads)
+    : spec_(spec),
+      index_(index),
+      counts_(counts.Binarized()),
+      depths_(counts.RowSums()),
+      threads_(threads) {}
 
 absl::StatusOr<std::unique_ptr<ClientCore>> ClientCore::Create(const v1::JobSpec& spec,
                                                                const std::string& institution,
@@ -47,7 +52,7 @@ absl::StatusOr<std::unique_ptr<ClientCore>> ClientCore::Create(const v1::JobSpec
   }
   if (threads < 1) return absl::InvalidArgumentError("threads must be >= 1");
   return std::unique_ptr<ClientCore>(
-      new ClientCore(spec, index, counts.Binarized(), threads));
+      new ClientCore(spec, index, counts, threads));
 }
 
 absl::StatusOr<Contribution> ClientCore::Work(const Task& task) {
@@ -66,15 +71,17 @@ absl::StatusOr<Contribution> ClientCore::Work(const Task& task) {
 absl::StatusOr<Contribution> ClientCore::Statistics() const {
   Contribution c;
   const int64_t p = counts_.cols;
-  c.values.assign(static_cast<size_t>(p + 3), 0.0);
+  c.values.assign(static_cast<size_t>(p + 4), 0.0);
   c.values[0] = static_cast<double>(counts_.rows);
-  for (double depth : counts_.RowSums()) {
+  for (double depth : depths_) {
+    if (depth <= 0) continue;  // the depth's mean and sd are over cells with counts
     const double log_depth = std::log1p(depth);
-    c.values[1] += log_depth;
-    c.values[2] += log_depth * log_depth;
+    c.values[1] += 1;
+    c.values[2] += log_depth;
+    c.values[3] += log_depth * log_depth;
   }
   const sampling::TfIdfSums sums = sampling::LocalTfIdfSums(counts_);
-  for (int64_t j = 0; j < p; ++j) c.values[3 + j] = sums.document_frequency[j];
+  for (int64_t j = 0; j < p; ++j) c.values[4 + j] = sums.document_frequency[j];
   c.weight = static_cast<double>(counts_.rows);
   return c;
 }
@@ -130,7 +137,7 @@ absl::Status ClientCore::Prepare(const Task& task) {
     if (config.depth_covariate) {
       // Depth over all reference peaks, standardised with the federation's mean and sd.
       covariates_.log_depth =
-          model::StandardisedLogDepth(counts_, (*statistics)[1], (*statistics)[2]);
+          model::StandardisedLogDepth(depths_, (*statistics)[1], (*statistics)[2]);
     }
   }
   // A fresh local model for every task: like FedAvg's clients, each round starts from the

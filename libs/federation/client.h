@@ -51,7 +51,7 @@ class ClientCore {
   int64_t cells() const { return counts_.rows; }
 
  private:
-  ClientCore(const v1::JobSpec& spec, int32_t index, data::CsrMatrix counts, int threads);
+  ClientCore(const v1::JobSpec& spec, int32_t index, const data::CsrMatrix& counts, int threads);
 
   absl::StatusOr<Contribution> Statistics() const;
   absl::StatusOr<Contribution> Subspace(const Task& task);
@@ -64,7 +64,8 @@ class ClientCore {
 
   const v1::JobSpec spec_;
   const int32_t index_;  // the institution's batch code
-  const data::CsrMatrix counts_;
+  const data::CsrMatrix counts_;     // binarised: what TF-IDF and the model read
+  const std::vector<double> depths_;  // each cell's total counts, for the depth covariate
   const int threads_;
 
   std::shared_ptr<const std::vector<double>> tfidf_for_;  // statistics T_ was computed with

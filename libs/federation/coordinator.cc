@@ -79,7 +79,7 @@ std::set<std::string> JobRunner::Cohort() const {
 int64_t JobRunner::ContributionLength(StepKind kind) const {
   switch (kind) {
     case StepKind::kStatistics:
-      return peaks_ + 3;
+      return peaks_ + 4;
     case StepKind::kSubspace: {
       const int64_t l = selector_->basis().cols();
       return peaks_ * l + l * l;
@@ -315,14 +315,17 @@ absl::Status JobRunner::Advance(const AggregateResult& sum) {
 
 absl::Status JobRunner::AfterStatistics(const AggregateResult& sum) {
   const double cells = sum.sum[0];
-  if (!(cells >= 1)) return absl::FailedPreconditionError("the institutions hold no cells");
-  const double mean = sum.sum[1] / cells;
-  const double sd = std::sqrt(std::max(0.0, sum.sum[2] / cells - mean * mean));
+  const double cells_with_counts = sum.sum[1];
+  if (!(cells_with_counts >= 1)) {
+    return absl::FailedPreconditionError("the institutions hold no cells with counts");
+  }
+  const double mean = sum.sum[2] / cells_with_counts;
+  const double sd = std::sqrt(std::max(0.0, sum.sum[3] / cells_with_counts - mean * mean));
   std::vector<double> statistics = {cells, mean, sd};
-  statistics.insert(statistics.end(), sum.sum.begin() + 3, sum.sum.end());
+  statistics.insert(statistics.end(), sum.sum.begin() + 4, sum.sum.end());
   sampling::TfIdfSums sums;
   sums.cells = static_cast<int64_t>(std::llround(cells));
-  sums.document_frequency.assign(sum.sum.begin() + 3, sum.sum.end());
+  sums.document_frequency.assign(sum.sum.begin() + 4, sum.sum.end());
   FLS_ASSIGN_OR_RETURN(sampling::FeatureSelector selector,
                        sampling::FeatureSelector::Create(sums, SelectorOptionsForJob(spec_)));
   selector_.emplace(std::move(selector));

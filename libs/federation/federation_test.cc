@@ -16,6 +16,7 @@
 #include "libs/eval/partition_metrics.h"
 #include "libs/federation/client.h"
 #include "libs/federation/coordinator.h"
+#include "libs/model/invariant_vae.h"
 #include "libs/sampling/feature_selector.h"
 
 namespace flsailer::federation {
@@ -259,6 +260,39 @@ TEST_F(FederationTest, AJobOnFewerCellsThanTheDefaultRankRunsAndAnExplicitRankIs
   Drive(*runner, clients, institutions);
   EXPECT_EQ(runner->Progress().state, JobProgress::State::kFailed);
   EXPECT_THAT(runner->Progress().error, HasSubstr("rank 30 exceeds the rank the data can have"));
+}
+
+TEST_F(FederationTest, TheDepthCovariateIsStandardisedAsCentrallyWithEmptyCellsLeftOut) {
+  std::vector<Institution> institutions = Split();
+  // hospital-a's first three cells (rows 0, 1 and 5 of the pooled data) lose all their counts.
+  ASSERT_FALSE(dataset_->matrix.is_binary());
+  const data::CsrMatrix& all = dataset_->matrix;
+  data::CsrBuilder emptied(all.cols, all.is_binary());
+  const std::set<int64_t> empty_rows = {0, 1, 5};
+  for (int64_t r = 0; r < all.rows; ++r) {
+    if (empty_rows.count(r) == 0) {
+      for (int64_t k = all.indptr[r]; k < all.indptr[r + 1]; ++k) {
+        emptied.Add(all.indices[k], all.value(k));
+      }
+    }
+    emptied.FinishRow();
+  }
+  const data::CsrMatrix pooled = std::move(emptied).Finish();
+  institutions[0].counts = pooled.SelectRows(institutions[0].rows);
+  v1::JobSpec spec = Spec(institutions);
+  spec.set_rounds(1);
+  spec.set_local_epochs(1);
+  auto runner = NewRunner(spec);
+  auto clients = Clients(spec, institutions);
+  const Run run = Drive(*runner, clients, institutions);
+  ASSERT_EQ(runner->Progress().state, JobProgress::State::kFinished) << runner->Progress().error;
+  const std::vector<double>& statistics = *run.last_task.at("clinic-c").payload.at("statistics");
+  EXPECT_EQ(statistics[0], static_cast<double>(pooled.rows));  // empty cells still count as cells
+  // The depth is the cells' counts (the demo's are counts, not 0/1), as `flsailer train` takes it.
+  const std::vector<float> central = model::StandardisedLogDepth(pooled.RowSums());
+  const std::vector<float> federated =
+      model::StandardisedLogDepth(pooled.RowSums(), statistics[1], statistics[2]);
+  for (int64_t r = 0; r < pooled.rows; ++r) ASSERT_NEAR(federated[r], central[r], 1e-5) << r;
 }
 
 TEST_F(FederationTest, ResumesFromACheckpointWithoutLosingOrRepeatingRounds) {

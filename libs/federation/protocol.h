@@ -3,8 +3,9 @@
 // services carry these; the in-process tests drive them directly.
 //
 // Steps, in order (each one an aggregation over its cohort of institutions):
-//   kStatistics  payload: none                 contribution: [cells, sum log1p(depth),
-//                                                sum log1p(depth)^2, df_0 .. df_{p-1}]
+//   kStatistics  payload: none                 contribution: [cells, cells with counts,
+//                                                sum log1p(depth), sum log1p(depth)^2,
+//                                                df_0 .. df_{p-1}] (depths of cells with counts)
 //   kSubspace    payload: statistics, basis    contribution: T_k^T T_k Q (p x l) then
 //                                                (T_k Q)^T (T_k Q) (l x l), row-major
 //   kTrain       payload: statistics, selection, model
@@ -16,7 +17,8 @@
 // where z is a cell's L2-normalised encoder mean. Every contribution is a sum over the client's
 // cells, never a per-cell value, and its length does not depend on the number of cells.
 //
-// Payload vectors: "statistics" = [N, mean log depth, sd log depth, df_0 .. df_{p-1}];
+// Payload vectors: "statistics" = [N, mean log depth, sd log depth, df_0 .. df_{p-1}], the
+// depth's mean and sd over the cells with counts;
 // "selection" = kept peak indices (ascending); "model" = the flat parameters
 // (InvariantVae::Layout); "basis" = Q (p x l, row-major); "centroids" = K x d, row-major.
 #ifndef FLSAILER_LIBS_FEDERATION_PROTOCOL_H_

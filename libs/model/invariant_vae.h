@@ -159,9 +159,11 @@ struct Covariates {
   std::vector<float> log_depth;     // standardised log depth, or empty when !depth_covariate
 };
 
-// Standardised log(1 + counts per cell) with the given mean and sd (from federated sums), or
-// with the data's own mean and sd when sd <= 0. A constant depth standardises to 0.
-std::vector<float> StandardisedLogDepth(const data::CsrMatrix& counts, double mean = 0,
+// Standardised log(1 + depth) of each cell, its depth being its total counts (CsrMatrix::RowSums
+// of the counts, not of the binarised matrix), with the given mean and sd (from federated sums),
+// or with the mean and sd of the cells with counts when sd <= 0 (an empty cell gets a value but
+// does not shift the others'). A constant depth standardises to 0.
+std::vector<float> StandardisedLogDepth(const std::vector<double>& depths, double mean = 0,
                                         double sd = 0);
 
 // Inverse document frequency of each peak, log(1 + cells / (1 + cells with the peak open)):

@@ -86,7 +86,7 @@ std::unique_ptr<InvariantVae> MustCreate(const VaeConfig& c, uint64_t seed = 1) 
 
 Covariates DepthOnly(const data::CsrMatrix& x) {
   Covariates c;
-  c.log_depth = StandardisedLogDepth(x);
+  c.log_depth = StandardisedLogDepth(x.RowSums());
   return c;
 }
 
@@ -818,12 +818,19 @@ TEST(StatisticsTest, DepthAndIdf) {
   b.Add(2, 8);
   b.FinishRow();
   const data::CsrMatrix x = std::move(b).Finish();
-  const std::vector<float> d = StandardisedLogDepth(x);
+  const std::vector<float> d = StandardisedLogDepth(x.RowSums());
   ASSERT_EQ(d.size(), 2u);
   EXPECT_NEAR(d[0], -1.0, 1e-5);  // two cells standardise to -1 and +1
   EXPECT_NEAR(d[1], 1.0, 1e-5);
-  const std::vector<float> given = StandardisedLogDepth(x, std::log(4.0), 1.0);
+  const std::vector<float> given = StandardisedLogDepth(x.RowSums(), std::log(4.0), 1.0);
   EXPECT_NEAR(given[0], 0.0, 1e-6);
+  // An empty cell is standardised with the others' mean and sd and does not move them.
+  const std::vector<float> e = StandardisedLogDepth({3, 9, 0});
+  ASSERT_EQ(e.size(), 3u);
+  EXPECT_NEAR(e[0], -1.0, 1e-5);
+  EXPECT_NEAR(e[1], 1.0, 1e-5);
+  const double mean = (std::log(4.0) + std::log(10.0)) / 2, sd = (std::log(10.0) - mean);
+  EXPECT_NEAR(e[2], -mean / sd, 1e-5);
   const std::vector<float> idf = InverseDocumentFrequency(x);
   EXPECT_NEAR(idf[0], std::log1p(2.0 / 3.0), 1e-6);
   EXPECT_NEAR(idf[1], std::log1p(2.0), 1e-6);

@@ -162,19 +162,30 @@ void ScaleConfigForCells(int64_t cells, VaeConfig* config) {
   if (ratio > 1 && narrowed) config->mi_bound = MiBound::kPairwiseKl;
 }
 
-std::vector<float> StandardisedLogDepth(const data::CsrMatrix& counts, double mean, double sd) {
-  std::vector<double> sums = counts.RowSums();
-  std::vector<float> out(sums.size());
-  for (double& s : sums) s = std::log1p(s);
-  if (sd <= 0 && !sums.empty()) {
-    double m = 0;
-    for (double s : sums) m += s;
-    m /= static_cast<double>(sums.size());
-    double var = 0;
-    for (double s : sums) var += (s - m) * (s - m);
-    var /= static_cast<double>(sums.size());
-    mean = m;
-    sd = std::sqrt(var);
+std::vector<float> StandardisedLogDepth(const std::vector<double>& depths, double mean,
+                                        double sd) {
+  std::vector<double> sums(depths.size());
+  std::vector<float> out(depths.size());
+  for (size_t i = 0; i < depths.size(); ++i) sums[i] = std::log1p(depths[i]);
+  if (sd <= 0) {
+    // Over the cells with counts only: an empty cell is never trained on, and its log 1 = 0
+    // would pull the mean of real depths down (as the federated statistics step also does).
+    double n = 0, m = 0;
+    for (double s : sums) {
+      if (s > 0) {
+        n += 1;
+        m += s;
+      }
+    }
+    if (n > 0) {
+      m /= n;
+      double var = 0;
+      for (double s : sums) {
+        if (s > 0) var += (s - m) * (s - m);
+      }
+      mean = m;
+      sd = std::sqrt(var / n);
+    }
   }
   for (size_t i = 0; i < sums.size(); ++i) {
     out[i] = sd > 0 ? static_cast<float>((sums[i] - mean) / sd) : 0.0f;

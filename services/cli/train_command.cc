@@ -142,7 +142,9 @@ int RunTrain(int argc, char** argv) {
   const eval::Categories batches = eval::EncodeCategories(*batch_values);
   model::Covariates covariates;
   // Depth over all peaks, before the selection (as a federated job computes it).
-  if (config.depth_covariate) covariates.log_depth = model::StandardisedLogDepth(ds->matrix);
+  if (config.depth_covariate) {
+    covariates.log_depth = model::StandardisedLogDepth(ds->matrix.RowSums());
+  }
   const auto start = std::chrono::steady_clock::now();
   if (*rate < 1) {
     if (absl::Status s = KeepLeveragePeaks(*rate, *settings, &*ds); !s.ok()) {
