@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "libs/telemetry/log.h"
 
 namespace flsailer::telemetry {
 namespace {
@@ -111,5 +112,12 @@ bool ShutdownSignal::WaitFor(absl::Duration timeout) const {
 int ShutdownSignal::signal_number() const { return g_signal.load(); }
 
 void ShutdownSignal::Notify() { WakeWaiters(write_fd_); }
+
+void ShutdownSignal::WaitThenShutDown(const std::function<void()>& shut_down) const {
+  Wait();
+  Log(Level::kInfo, "stopping", {{"signal", signal_number()}});
+  shut_down();
+  Log(Level::kInfo, "stopped");
+}
 
 }  // namespace flsailer::telemetry

@@ -19,6 +19,7 @@
 
 #include <signal.h>
 
+#include <functional>
 #include <memory>
 
 #include "absl/status/statusor.h"
@@ -49,6 +50,10 @@ class ShutdownSignal {
 
   // Requests shutdown without a signal. Idempotent.
   void Notify();
+
+  // The end of a service's main: blocks until shutdown is requested, logs "stopping" (with the
+  // signal), runs `shut_down` (stop the server, write the last checkpoint) and logs "stopped".
+  void WaitThenShutDown(const std::function<void()>& shut_down) const;
 
  private:
   ShutdownSignal(int read_fd, int write_fd);

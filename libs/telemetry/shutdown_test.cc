@@ -3,10 +3,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "libs/telemetry/log.h"
 
 namespace flsailer::telemetry {
 namespace {
@@ -79,6 +83,33 @@ TEST(ShutdownSignalTest, OneAtATimeAndHandlersRestoredOnDestruction) {
   shutdown = InstallOrDie();
   ASSERT_NE(shutdown, nullptr);
   EXPECT_FALSE(shutdown->requested());
+}
+
+TEST(ShutdownSignalTest, WaitThenShutDownLogsAroundTheShutdown) {
+  auto shutdown = InstallOrDie();
+  ASSERT_NE(shutdown, nullptr);
+  int log_pipe[2];
+  ASSERT_EQ(pipe(log_pipe), 0);
+  ConfigureLogging({"test", Level::kInfo, log_pipe[1]});
+  shutdown->Notify();
+  shutdown->WaitThenShutDown([] { Log(Level::kInfo, "server_shut_down"); });
+  ConfigureLogging(LogOptions());
+  close(log_pipe[1]);
+  std::vector<std::string> events;
+  std::string text(4096, '\0');
+  text.resize(static_cast<size_t>(std::max<ssize_t>(0, read(log_pipe[0], text.data(), 4096))));
+  close(log_pipe[0]);
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    auto fields = ParseLogLine(line);
+    ASSERT_TRUE(fields.ok()) << line;
+    for (const auto& [key, value] : *fields) {
+      if (key == "event") events.push_back(value);
+      if (key == "signal") {
+        EXPECT_EQ(value, "0");  // Notify, not a signal
+      }
+    }
+  }
+  EXPECT_EQ(events, (std::vector<std::string>{"stopping", "server_shut_down", "stopped"}));
 }
 
 TEST(ShutdownSignalDeathTest, SecondSignalTerminatesAtOnce) {

@@ -38,10 +38,7 @@ int RunAggregator(int argc, char** argv) {
   if (!server.ok()) return PrintError("aggregator", server.status());
   telemetry::Log(telemetry::Level::kInfo, "listening",
                  {{"port", (*server)->port()}, {"metrics_port", (*server)->metrics_port()}});
-  (*stop)->Wait();
-  telemetry::Log(telemetry::Level::kInfo, "stopping", {{"signal", (*stop)->signal_number()}});
-  (*server)->Shutdown();
-  telemetry::Log(telemetry::Level::kInfo, "stopped");
+  (*stop)->WaitThenShutDown([&] { (*server)->Shutdown(); });
   return 0;
 }
 

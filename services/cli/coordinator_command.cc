@@ -58,10 +58,7 @@ int RunCoordinator(int argc, char** argv) {
                  {{"port", (*server)->port()}, {"metrics_port", (*server)->metrics_port()},
                   {"rest_port", (*server)->rest_port()},
                   {"state_dir", options.registry.state_dir}});
-  (*stop)->Wait();
-  telemetry::Log(telemetry::Level::kInfo, "stopping", {{"signal", (*stop)->signal_number()}});
-  (*server)->Shutdown();
-  telemetry::Log(telemetry::Level::kInfo, "stopped");
+  (*stop)->WaitThenShutDown([&] { (*server)->Shutdown(); });
   return 0;
 }
 
