@@ -164,14 +164,14 @@ void ScaleConfigForCells(int64_t cells, VaeConfig* config) {
 
 std::vector<float> StandardisedLogDepth(const std::vector<double>& depths, double mean,
                                         double sd) {
-  std::vector<double> sums(depths.size());
+  std::vector<double> log_depths(depths.size());
   std::vector<float> out(depths.size());
-  for (size_t i = 0; i < depths.size(); ++i) sums[i] = std::log1p(depths[i]);
+  for (size_t i = 0; i < depths.size(); ++i) log_depths[i] = std::log1p(depths[i]);
   if (sd <= 0) {
     // Over the cells with counts only: an empty cell is never trained on, and its log 1 = 0
-    // would pull the mean of real depths down (as the federated statistics step also does).
+    // would pull the mean of real depths down (the federated statistics step leaves it out too).
     double n = 0, m = 0;
-    for (double s : sums) {
+    for (double s : log_depths) {
       if (s > 0) {
         n += 1;
         m += s;
@@ -180,15 +180,15 @@ std::vector<float> StandardisedLogDepth(const std::vector<double>& depths, doubl
     if (n > 0) {
       m /= n;
       double var = 0;
-      for (double s : sums) {
+      for (double s : log_depths) {
         if (s > 0) var += (s - m) * (s - m);
       }
       mean = m;
       sd = std::sqrt(var / n);
     }
   }
-  for (size_t i = 0; i < sums.size(); ++i) {
-    out[i] = sd > 0 ? static_cast<float>((sums[i] - mean) / sd) : 0.0f;
+  for (size_t i = 0; i < log_depths.size(); ++i) {
+    out[i] = sd > 0 ? static_cast<float>((log_depths[i] - mean) / sd) : 0.0f;
   }
   return out;
 }
