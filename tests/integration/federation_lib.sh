@@ -9,7 +9,17 @@ aggregator_port=$((port + 1))
 tls=(--ca "$work/pki/ca.pem")
 admin=(--coordinator "127.0.0.1:$port" "${tls[@]}" --cert "$work/pki/operator.pem"
        --key "$work/pki/operator.key")
-cleanup() { for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+# On failure the processes' last log lines go to stderr (ctest shows them), since `work` goes.
+cleanup() {
+  local status=$?
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  if [ "$status" -ne 0 ]; then
+    for log in "$work"/*.log; do
+      [ -f "$log" ] && { echo "--- last lines of $log"; tail -n 15 "$log"; } >&2
+    done
+  fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
 [ -n "${KEEP_WORK:-}" ] && trap - EXIT
 
