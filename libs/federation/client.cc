@@ -73,13 +73,10 @@ absl::StatusOr<Contribution> ClientCore::Statistics() const {
   const int64_t p = counts_.cols;
   c.values.assign(static_cast<size_t>(p + 4), 0.0);
   c.values[0] = static_cast<double>(counts_.rows);
-  for (double depth : depths_) {
-    if (depth <= 0) continue;  // the depth's mean and sd are over cells with counts
-    const double log_depth = std::log1p(depth);
-    c.values[1] += 1;
-    c.values[2] += log_depth;
-    c.values[3] += log_depth * log_depth;
-  }
+  const model::LogDepthSums depth = model::SumLogDepths(depths_);
+  c.values[1] = depth.cells;
+  c.values[2] = depth.sum;
+  c.values[3] = depth.sum_of_squares;
   const sampling::TfIdfSums sums = sampling::LocalTfIdfSums(counts_);
   for (int64_t j = 0; j < p; ++j) c.values[4 + j] = sums.document_frequency[j];
   c.weight = static_cast<double>(counts_.rows);

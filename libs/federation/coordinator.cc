@@ -315,13 +315,12 @@ absl::Status JobRunner::Advance(const AggregateResult& sum) {
 
 absl::Status JobRunner::AfterStatistics(const AggregateResult& sum) {
   const double cells = sum.sum[0];
-  const double cells_with_counts = sum.sum[1];
-  if (!(cells_with_counts >= 1)) {
+  const model::LogDepthSums depth{sum.sum[1], sum.sum[2], sum.sum[3]};
+  if (!(depth.cells >= 1)) {
     return absl::FailedPreconditionError("the institutions hold no cells with counts");
   }
-  const double mean = sum.sum[2] / cells_with_counts;
-  const double sd = std::sqrt(std::max(0.0, sum.sum[3] / cells_with_counts - mean * mean));
-  std::vector<double> statistics = {cells, mean, sd};
+  const model::LogDepthMoments moments = model::MomentsOf(depth);
+  std::vector<double> statistics = {cells, moments.mean, moments.sd};
   statistics.insert(statistics.end(), sum.sum.begin() + 4, sum.sum.end());
   sampling::TfIdfSums sums;
   sums.cells = static_cast<int64_t>(std::llround(cells));

@@ -159,10 +159,26 @@ struct Covariates {
   std::vector<float> log_depth;     // standardised log depth, or empty when !depth_covariate
 };
 
+// Sums of log(1 + depth) over the cells with counts (depth > 0): what the depth covariate's mean
+// and sd come from, whether over one matrix or summed over institutions. An empty cell is never
+// trained on, and its log 1 = 0 would pull the mean of real depths down, so it is left out.
+struct LogDepthSums {
+  double cells = 0;           // cells with counts
+  double sum = 0;             // of log(1 + depth)
+  double sum_of_squares = 0;  // of log(1 + depth)^2
+};
+LogDepthSums SumLogDepths(const std::vector<double>& depths);
+
+struct LogDepthMoments {
+  double mean = 0;
+  double sd = 0;  // population sd; 0 when sums.cells == 0
+};
+LogDepthMoments MomentsOf(const LogDepthSums& sums);
+
 // Standardised log(1 + depth) of each cell, its depth being its total counts (CsrMatrix::RowSums
 // of the counts, not of the binarised matrix), with the given mean and sd (from federated sums),
-// or with the mean and sd of the cells with counts when sd <= 0 (an empty cell gets a value but
-// does not shift the others'). A constant depth standardises to 0.
+// or with MomentsOf(SumLogDepths(depths)) when sd <= 0 (an empty cell gets a value but does not
+// shift the others'). A constant depth standardises to 0.
 std::vector<float> StandardisedLogDepth(const std::vector<double>& depths, double mean = 0,
                                         double sd = 0);
 

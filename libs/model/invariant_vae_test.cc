@@ -837,6 +837,27 @@ TEST(StatisticsTest, DepthAndIdf) {
   EXPECT_NEAR(idf[2], std::log1p(1.0), 1e-6);
 }
 
+TEST(StatisticsTest, LogDepthSumsAddUpAcrossInstitutions) {
+  // What a federation does: each institution sums its own cells, the coordinator adds the sums.
+  const LogDepthSums a = SumLogDepths({3, 0});  // the empty cell is left out
+  const LogDepthSums b = SumLogDepths({9});
+  EXPECT_EQ(a.cells, 1);
+  EXPECT_NEAR(a.sum, std::log(4.0), 1e-12);
+  EXPECT_NEAR(b.sum_of_squares, std::log(10.0) * std::log(10.0), 1e-12);
+  const LogDepthMoments pooled =
+      MomentsOf({a.cells + b.cells, a.sum + b.sum, a.sum_of_squares + b.sum_of_squares});
+  const double mean = (std::log(4.0) + std::log(10.0)) / 2;
+  EXPECT_NEAR(pooled.mean, mean, 1e-12);
+  EXPECT_NEAR(pooled.sd, std::log(10.0) - mean, 1e-12);
+  // The same moments standardise the pooled cells as StandardisedLogDepth does on its own.
+  const std::vector<float> federated = StandardisedLogDepth({3, 0, 9}, pooled.mean, pooled.sd);
+  const std::vector<float> central = StandardisedLogDepth({3, 0, 9});
+  for (size_t i = 0; i < central.size(); ++i) EXPECT_FLOAT_EQ(federated[i], central[i]);
+  const LogDepthMoments none = MomentsOf(SumLogDepths({0, 0}));
+  EXPECT_EQ(none.mean, 0);
+  EXPECT_EQ(none.sd, 0);
+}
+
 TEST(StatisticsTest, RecommendedEpochsGiveAboutTheSameSteps) {
   EXPECT_EQ(RecommendedEpochs(600), 200);     // 6 minibatches per epoch
   EXPECT_EQ(RecommendedEpochs(2000), 60);

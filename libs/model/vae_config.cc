@@ -162,33 +162,38 @@ void ScaleConfigForCells(int64_t cells, VaeConfig* config) {
   if (ratio > 1 && narrowed) config->mi_bound = MiBound::kPairwiseKl;
 }
 
+LogDepthSums SumLogDepths(const std::vector<double>& depths) {
+  LogDepthSums sums;
+  for (double depth : depths) {
+    if (!(depth > 0)) continue;
+    const double log_depth = std::log1p(depth);
+    sums.cells += 1;
+    sums.sum += log_depth;
+    sums.sum_of_squares += log_depth * log_depth;
+  }
+  return sums;
+}
+
+LogDepthMoments MomentsOf(const LogDepthSums& sums) {
+  LogDepthMoments moments;
+  if (!(sums.cells > 0)) return moments;
+  moments.mean = sums.sum / sums.cells;
+  const double variance = sums.sum_of_squares / sums.cells - moments.mean * moments.mean;
+  moments.sd = std::sqrt(std::max(0.0, variance));  // one-pass rounding can dip below 0
+  return moments;
+}
+
 std::vector<float> StandardisedLogDepth(const std::vector<double>& depths, double mean,
                                         double sd) {
-  std::vector<double> log_depths(depths.size());
-  std::vector<float> out(depths.size());
-  for (size_t i = 0; i < depths.size(); ++i) log_depths[i] = std::log1p(depths[i]);
   if (sd <= 0) {
-    // Over the cells with counts only: an empty cell is never trained on, and its log 1 = 0
-    // would pull the mean of real depths down (the federated statistics step leaves it out too).
-    double n = 0, m = 0;
-    for (double s : log_depths) {
-      if (s > 0) {
-        n += 1;
-        m += s;
-      }
-    }
-    if (n > 0) {
-      m /= n;
-      double var = 0;
-      for (double s : log_depths) {
-        if (s > 0) var += (s - m) * (s - m);
-      }
-      mean = m;
-      sd = std::sqrt(var / n);
-    }
+    const LogDepthMoments moments = MomentsOf(SumLogDepths(depths));
+    mean = moments.mean;
+    sd = moments.sd;
   }
-  for (size_t i = 0; i < log_depths.size(); ++i) {
-    out[i] = sd > 0 ? static_cast<float>((log_depths[i] - mean) / sd) : 0.0f;
+  std::vector<float> out(depths.size(), 0.0f);
+  if (sd <= 0) return out;
+  for (size_t i = 0; i < depths.size(); ++i) {
+    out[i] = static_cast<float>((std::log1p(depths[i]) - mean) / sd);
   }
   return out;
 }
