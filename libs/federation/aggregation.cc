@@ -34,6 +34,7 @@ class PlainAggregation final : public Aggregation {
   }
 
   const std::set<std::string>& contributors() const override { return contributors_; }
+  const std::set<std::string>& members() const override { return expected_; }
 
   absl::StatusOr<AggregateResult> Finish(absl::Duration) override {
     if (contributors_.empty()) {

@@ -34,6 +34,10 @@ struct StepPlan {
   StepKind kind = StepKind::kStatistics;
   int64_t length = 0;               // values per contribution
   std::set<std::string> expected;   // the step's cohort
+  // Members of `expected` that missed an earlier deadline and have not asked for work since.
+  // A plain sum still takes them if they return; a secure sum fixes its members when it opens,
+  // so it leaves them out (see SecureSumMembers) rather than hold every stage open for them.
+  std::set<std::string> absent;
   double total_cells = 0;           // cells in the job (0 before the statistics are known)
   int32_t min_contributors = 1;     // fewer make the step useless (the job's minimum)
 };
@@ -51,6 +55,8 @@ class Aggregation {
                            double weight) = 0;
   // Contributors whose vectors (or acknowledgements) were accepted so far.
   virtual const std::set<std::string>& contributors() const = 0;
+  // Who may contribute: the plan's `expected`, or fewer for a secure sum (SecureSumMembers).
+  virtual const std::set<std::string>& members() const = 0;
   // The sum over the contributors, waiting up to `wait` for it. FailedPrecondition when none
   // contributed; Unavailable when the sum is not ready yet (a secure round still running: call
   // again later); any other error means the sum is lost.

@@ -107,6 +107,9 @@ absl::Status JobRunner::OpenStep(StepKind kind) {
   plan.kind = kind;
   plan.length = ContributionLength(kind);
   plan.expected = cohort_;
+  // Training and clustering go on without institutions that missed a deadline; the statistics
+  // and the subspace need every institution's data.
+  if (kind == StepKind::kTrain || kind == StepKind::kClusters) plan.absent = absent_;
   plan.total_cells = static_cast<double>(TotalCells());
   plan.min_contributors = static_cast<int32_t>(needed);
   FLS_ASSIGN_OR_RETURN(aggregation_, aggregator_->Begin(plan));
@@ -149,8 +152,9 @@ absl::StatusOr<Task> JobRunner::NextTask(const std::string& institution) {
     return task;
   }
   absent_.erase(institution);  // it is back: steps wait for it again
-  if (cohort_.count(institution) == 0 || aggregation_->contributors().count(institution) > 0) {
-    return task;  // kWait
+  if (aggregation_->members().count(institution) == 0 ||
+      aggregation_->contributors().count(institution) > 0) {
+    return task;  // kWait (one that returns to a secure sum begun without it: the next step)
   }
   task.kind = Task::Kind::kWork;
   task.local_epochs = TrainOptionsForJob(spec_).epochs;
@@ -165,7 +169,7 @@ absl::StatusOr<Task> JobRunner::NextTask(const std::string& institution) {
 bool JobRunner::AllPresentAnswered() const {
   const std::set<std::string>& answered = aggregation_->contributors();
   if (answered.size() < std::max<size_t>(1, spec_.min_clients_per_round())) return false;
-  for (const std::string& id : cohort_) {
+  for (const std::string& id : aggregation_->members()) {
     if (answered.count(id) == 0 && absent_.count(id) == 0) return false;
   }
   return true;

@@ -16,6 +16,7 @@
 #include "libs/eval/partition_metrics.h"
 #include "libs/federation/client.h"
 #include "libs/federation/coordinator.h"
+#include "libs/federation/secure_sum.h"
 #include "libs/model/invariant_vae.h"
 #include "libs/sampling/feature_selector.h"
 
@@ -65,9 +66,10 @@ class FederationTest : public ::testing::Test {
     return spec;
   }
 
-  static std::unique_ptr<JobRunner> NewRunner(const v1::JobSpec& spec,
-                                              JobRunner::Clock clock = absl::Now) {
-    auto runner = JobRunner::Create(spec, std::make_unique<InsecurePlainAggregator>(), clock);
+  static std::unique_ptr<JobRunner> NewRunner(
+      const v1::JobSpec& spec, JobRunner::Clock clock = absl::Now,
+      std::unique_ptr<Aggregator> aggregator = std::make_unique<InsecurePlainAggregator>()) {
+    auto runner = JobRunner::Create(spec, std::move(aggregator), clock);
     EXPECT_TRUE(runner.ok()) << runner.status();
     return runner.ok() ? std::move(*runner) : nullptr;
   }
@@ -97,8 +99,10 @@ class FederationTest : public ::testing::Test {
         EXPECT_TRUE(contribution.ok()) << contribution.status();
         if (!contribution.ok()) return run;
         run.sent[id][task->step].insert(contribution->values.size());
-        EXPECT_TRUE(runner.Submit(id, task->step_id, contribution->values, contribution->weight)
-                        .ok());
+        const absl::Status submitted =
+            runner.Submit(id, task->step_id, contribution->values, contribution->weight);
+        EXPECT_TRUE(submitted.ok()) << submitted;
+        if (!submitted.ok()) return run;
         worked = true;
       }
       if (!worked) return run;
@@ -128,6 +132,30 @@ class FederationTest : public ::testing::Test {
       runner = NewRunner(spec, [now] { return *now; });
       clients = Clients(spec, institutions);
       Drive(*runner, clients, institutions, /*silent=*/{"clinic-c"});
+    }
+    v1::JobSpec spec;
+    std::unique_ptr<JobRunner> runner;
+    std::vector<std::unique_ptr<ClientCore>> clients;
+  };
+
+  // A job on a fake clock (minimum 2, 30 s deadline) whose "clinic-c" goes quiet in round 1:
+  // the round waits for it until the deadline, then closes without it.
+  struct QuietInRoundOne {
+    QuietInRoundOne(
+        const std::vector<Institution>& institutions, absl::Time* now,
+        std::unique_ptr<Aggregator> aggregator = std::make_unique<InsecurePlainAggregator>())
+        : spec(Spec(institutions)) {
+      spec.set_min_clients_per_round(2);
+      spec.set_client_timeout_seconds(30);
+      runner = NewRunner(spec, [now] { return *now; }, std::move(aggregator));
+      clients = Clients(spec, institutions);
+      Drive(*runner, clients, institutions, {},
+            [&] { return runner->Progress().step == StepKind::kTrain; });
+      Drive(*runner, clients, institutions, {"clinic-c"});
+      EXPECT_TRUE(runner->Progress().history.empty());
+      *now += absl::Seconds(31);
+      runner->Tick();
+      EXPECT_EQ(runner->Progress().history.size(), 1u);
     }
     v1::JobSpec spec;
     std::unique_ptr<JobRunner> runner;
@@ -412,19 +440,9 @@ TEST_F(FederationTest, VanishedInstitutionIsDroppedAtTheDeadline) {
 TEST_F(FederationTest, AnInstitutionThatMissedARoundIsNotWaitedForUntilItReturns) {
   std::vector<Institution> institutions = Split();
   absl::Time now = absl::UnixEpoch();
-  v1::JobSpec spec = Spec(institutions);
-  spec.set_min_clients_per_round(2);
-  spec.set_client_timeout_seconds(30);
-  std::unique_ptr<JobRunner> runner = NewRunner(spec, [&now] { return now; });
-  auto clients = Clients(spec, institutions);
-  auto training = [&] { return runner->Progress().step == StepKind::kTrain; };
-  Drive(*runner, clients, institutions, {}, training);
-  // clinic-c goes quiet in round 1: the round waits for it until the deadline...
-  Drive(*runner, clients, institutions, {"clinic-c"});
-  EXPECT_TRUE(runner->Progress().history.empty());
-  now += absl::Seconds(31);
-  runner->Tick();
-  // ...and closes without it; round 2 then needs no deadline at all.
+  QuietInRoundOne job(institutions, &now);
+  auto& [spec, runner, clients] = job;
+  // Round 1 closed without clinic-c at the deadline; round 2 then needs no deadline at all.
   Drive(*runner, clients, institutions, {"clinic-c"},
         [&] { return runner->Progress().history.size() >= 2; });
   JobProgress progress = runner->Progress();
@@ -438,6 +456,42 @@ TEST_F(FederationTest, AnInstitutionThatMissedARoundIsNotWaitedForUntilItReturns
   progress = runner->Progress();
   ASSERT_EQ(progress.state, JobProgress::State::kFinished) << progress.error;
   EXPECT_TRUE(progress.dropped.empty());
+  EXPECT_EQ(progress.history[2].contributors.size(), 3u);
+}
+
+// Plain sums with a secure sum's membership (SecureSumMembers): how the job treats an
+// institution that went quiet does not depend on the masking.
+class MembersAsInASecureSum final : public Aggregator {
+ public:
+  absl::StatusOr<std::unique_ptr<Aggregation>> Begin(const StepPlan& step) override {
+    StepPlan members = step;
+    members.expected = SecureSumMembers(step);
+    return plain_.Begin(members);
+  }
+
+ private:
+  InsecurePlainAggregator plain_;
+};
+
+TEST_F(FederationTest, ASecureSumDoesNotWaitForAnAbsentInstitutionWhichJoinsTheNextStep) {
+  std::vector<Institution> institutions = Split();
+  absl::Time now = absl::UnixEpoch();
+  QuietInRoundOne job(institutions, &now, std::make_unique<MembersAsInASecureSum>());
+  auto& [spec, runner, clients] = job;
+  // Round 2's sum began without clinic-c: back now, it waits for the next step...
+  absl::StatusOr<Task> back = runner->NextTask("clinic-c");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->kind, Task::Kind::kWait);
+  // ...and the round closes when the other two have answered, with no deadline.
+  Drive(*runner, clients, institutions, {},
+        [&] { return runner->Progress().history.size() >= 2; });
+  JobProgress progress = runner->Progress();
+  ASSERT_EQ(progress.history.size(), 2u) << progress.error;
+  EXPECT_EQ(progress.history[1].contributors,
+            (std::vector<std::string>{"hospital-a", "hospital-b"}));
+  Drive(*runner, clients, institutions);
+  progress = runner->Progress();
+  ASSERT_EQ(progress.state, JobProgress::State::kFinished) << progress.error;
   EXPECT_EQ(progress.history[2].contributors.size(), 3u);
 }
 

@@ -28,8 +28,17 @@ StepEncoding EncodingFor(StepKind kind) {
 
 }  // namespace
 
+std::set<std::string> SecureSumMembers(const StepPlan& step) {
+  std::set<std::string> present;
+  for (const std::string& id : step.expected) {
+    if (step.absent.count(id) == 0) present.insert(id);
+  }
+  const size_t needed = static_cast<size_t>(std::max<int32_t>(step.min_contributors, 2));
+  return present.size() >= needed ? present : step.expected;
+}
+
 absl::StatusOr<SecureSumTask> PlanSecureSum(const StepPlan& step, const std::string& aggregator) {
-  const int n = static_cast<int>(step.expected.size());
+  const int n = static_cast<int>(SecureSumMembers(step).size());
   if (n < 2) {
     return absl::FailedPreconditionError(absl::StrCat(
         "secure aggregation needs at least 2 institutions in a step, step ", step.step_id,

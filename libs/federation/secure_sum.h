@@ -25,6 +25,7 @@
 #ifndef FLSAILER_LIBS_FEDERATION_SECURE_SUM_H_
 #define FLSAILER_LIBS_FEDERATION_SECURE_SUM_H_
 
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -33,9 +34,17 @@
 
 namespace flsailer::federation {
 
-// The settings for `step` with the aggregator at `aggregator` (host:port). FailedPrecondition
-// for a cohort of one (a sum of one is that institution's own numbers) or one too large for any
-// scale; InvalidArgument for a step after the statistics without a cell count.
+// Who takes part in the secure sum of `step`: its expected institutions without the absent
+// ones, unless that would leave fewer than the step's minimum or than 2 (then all are waited
+// for, as before they went absent). A secure round's members are fixed when it opens and each
+// of its stages waits for all of them, so an institution that vanished would otherwise stall
+// every later round; one that returns joins the next step.
+std::set<std::string> SecureSumMembers(const StepPlan& step);
+
+// The settings for `step` with the aggregator at `aggregator` (host:port), for its
+// SecureSumMembers. FailedPrecondition for a cohort of one (a sum of one is that institution's
+// own numbers) or one too large for any scale; InvalidArgument for a step after the statistics
+// without a cell count.
 absl::StatusOr<SecureSumTask> PlanSecureSum(const StepPlan& step, const std::string& aggregator);
 
 }  // namespace flsailer::federation

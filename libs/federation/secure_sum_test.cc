@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <random>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -37,6 +39,24 @@ TEST(SecureSumTest, TrainingUsesThirtyTwoBitWordsAndAFineScale) {
   secagg::SecAggConfig finer = task->config;
   ++finer.scale_bits;
   EXPECT_FALSE(secagg::CheckSumFits(finer, 10).ok());
+}
+
+TEST(SecureSumTest, AbsentInstitutionsAreLeftOutWhileEnoughRemain) {
+  StepPlan step = Step(StepKind::kTrain, 4, 1000);
+  step.min_contributors = 3;
+  step.absent = {"site-3"};
+  EXPECT_EQ(SecureSumMembers(step), (std::set<std::string>{"site-0", "site-1", "site-2"}));
+  auto task = PlanSecureSum(step, "agg:1");
+  ASSERT_TRUE(task.ok()) << task.status();
+  // Planned for its three members: the minimum 3 is above their majority (among all four it
+  // would be the default majority, 0).
+  EXPECT_EQ(task->config.threshold, 3);
+  // Left out, too few would remain: below the job's minimum, or a sum of one.
+  step.absent = {"site-2", "site-3"};
+  EXPECT_EQ(SecureSumMembers(step), step.expected);
+  step.absent = {"site-1", "site-2", "site-3"};
+  step.min_contributors = 1;
+  EXPECT_EQ(SecureSumMembers(step), step.expected);
 }
 
 TEST(SecureSumTest, StatisticsAreSummedUndividedAndCountsExactly) {

@@ -15,9 +15,11 @@ namespace {
 
 class SecureAggregation final : public federation::Aggregation {
  public:
-  SecureAggregation(federation::StepPlan plan, federation::SecureSumTask task,
-                    secagg::RoundContext context, std::shared_ptr<grpc::Channel> channel)
+  SecureAggregation(federation::StepPlan plan, std::set<std::string> members,
+                    federation::SecureSumTask task, secagg::RoundContext context,
+                    std::shared_ptr<grpc::Channel> channel)
       : plan_(std::move(plan)),
+        members_(std::move(members)),
         task_(std::move(task)),
         context_(std::move(context)),
         channel_(std::move(channel)) {}
@@ -25,7 +27,7 @@ class SecureAggregation final : public federation::Aggregation {
   absl::Status Add(const std::string& contributor, absl::Span<const double> values,
                    double weight) override {
     FLS_RETURN_IF_ERROR(
-        federation::CheckContributor(plan_.expected, acknowledged_, contributor, weight));
+        federation::CheckContributor(members_, acknowledged_, contributor, weight));
     if (!values.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "'", contributor, "' sent ", values.size(), " values to the coordinator; step ",
@@ -37,6 +39,7 @@ class SecureAggregation final : public federation::Aggregation {
   }
 
   const std::set<std::string>& contributors() const override { return acknowledged_; }
+  const std::set<std::string>& members() const override { return members_; }
 
   absl::StatusOr<federation::AggregateResult> Finish(absl::Duration wait) override {
     absl::StatusOr<aggregator::RoundResult> round =
@@ -73,6 +76,7 @@ class SecureAggregation final : public federation::Aggregation {
 
  private:
   const federation::StepPlan plan_;
+  const std::set<std::string> members_;
   const federation::SecureSumTask task_;
   const secagg::RoundContext context_;
   const std::shared_ptr<grpc::Channel> channel_;
@@ -90,7 +94,8 @@ absl::StatusOr<std::unique_ptr<federation::Aggregation>> SecureAggregator::Begin
   FLS_ASSIGN_OR_RETURN(federation::SecureSumTask task,
                        federation::PlanSecureSum(step, options_.address));
   secagg::RoundContext context{job_id_, static_cast<uint64_t>(step.step_id)};
-  const std::vector<std::string> institutions(step.expected.begin(), step.expected.end());
+  std::set<std::string> members = federation::SecureSumMembers(step);
+  const std::vector<std::string> institutions(members.begin(), members.end());
   absl::Status opened = aggregator::OpenRound(options_.channel, context, institutions, task.config,
                                               stage_timeout_);
   if (!opened.ok()) {
@@ -98,8 +103,8 @@ absl::StatusOr<std::unique_ptr<federation::Aggregation>> SecureAggregator::Begin
                                                     " did not open the secure sum of step ",
                                                     step.step_id, ": ", opened.message()));
   }
-  return std::make_unique<SecureAggregation>(step, std::move(task), std::move(context),
-                                             options_.channel);
+  return std::make_unique<SecureAggregation>(step, std::move(members), std::move(task),
+                                             std::move(context), options_.channel);
 }
 
 }  // namespace flsailer::coordinator
