@@ -776,6 +776,7 @@ void ServerSession::Drop(const std::string& client, absl::Status reason) {
 
 void ServerSession::Abort(absl::Status reason) {
   const Stage stage = state_->stage();
+  if (stage == Stage::kCompleted || stage == Stage::kAborted) return;
   absl::Status why = absl::AbortedError(
       absl::StrCat("secure aggregation of ", DescribeContext(shared_->context),
                    " aborted in stage '", StageName(stage), "': ", reason.message()));

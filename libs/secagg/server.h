@@ -88,6 +88,10 @@ class ServerSession {
   // FailedPrecondition when the round has already ended.
   absl::Status CloseStage();
 
+  // Aborts the round (no effect once it has ended): each client still in it is sent
+  // AbortRound, and TakeResult returns Aborted with `reason`.
+  void Abort(absl::Status reason);
+
   // The stage the server is collecting answers for, or kCompleted / kAborted.
   Stage stage() const;
 
@@ -106,7 +110,6 @@ class ServerSession {
   void FinishStage();
   // Drops `client` in the current stage; aborts the round when that cannot be recovered from.
   void Drop(const std::string& client, absl::Status reason);
-  void Abort(absl::Status reason);
 
   std::unique_ptr<ServerShared> shared_;
   std::unique_ptr<ServerState> state_;

@@ -140,6 +140,16 @@ absl::Status AggregatorCore::OpenRound(const secagg::RoundContext& context,
     metrics_->RoundsOpened().Increment();
     metrics_->RoundsOpen().Increment();
   }
+  // A job's steps run one at a time, so a newer round means its coordinator has moved on (a
+  // step retried at a deadline, a coordinator restarted): clients still in an older round must
+  // not wait out its stage deadlines for peers that went on to the new one.
+  for (auto& [other_key, other] : rounds_) {
+    if (other_key.first != context.job_id || other_key.second >= context.round) continue;
+    if (other->session == nullptr) continue;
+    other->session->Abort(absl::AbortedError(
+        absl::StrCat("superseded by ", secagg::DescribeContext(context))));
+    UpdateLocked(*other, now);
+  }
   return absl::OkStatus();
 }
 

@@ -93,9 +93,10 @@ class AggregatorCore {
   AggregatorCore& operator=(const AggregatorCore&) = delete;
   ~AggregatorCore();
 
-  // Opens a round for `institutions`. AlreadyExists for an open (or unfetched) round of the
-  // same job and round; InvalidArgument for what ServerSession::Create refuses or a timeout that
-  // is not positive.
+  // Opens a round for `institutions` and aborts the job's earlier rounds still running (their
+  // clients are told at once; a job sums one step at a time). AlreadyExists for an open (or
+  // unfetched) round of the same job and round; InvalidArgument for what ServerSession::Create
+  // refuses or a timeout that is not positive.
   absl::Status OpenRound(const secagg::RoundContext& context, std::vector<std::string> institutions,
                          const secagg::SecAggConfig& config, absl::Duration stage_timeout,
                          absl::Time now = absl::Now());

@@ -201,6 +201,30 @@ TEST_F(AggregatorCoreTest, TooFewClientsAbortTheRound) {
   EXPECT_FALSE((*outcome)->result.ok());
 }
 
+TEST_F(AggregatorCoreTest, ANewerRoundOfTheJobAbortsItsOlderRoundsAtOnce) {
+  const secagg::RoundContext old_round{"job", 7}, other_job{"other", 3}, newer{"job", 8};
+  ASSERT_TRUE(core_->OpenRound(old_round, {"a", "b"}, Config(), absl::Minutes(10)).ok());
+  ASSERT_TRUE(core_->OpenRound(other_job, {"a", "b"}, Config(), absl::Minutes(10)).ok());
+  std::vector<std::unique_ptr<Client>> waiting;
+  waiting.push_back(Join(old_round, "a", 0));  // b went on to the job's next step instead
+  Pump(waiting);
+  EXPECT_FALSE(waiting[0]->connection->ended());
+  ASSERT_TRUE(core_->OpenRound(newer, {"a", "b"}, Config(), absl::Minutes(10)).ok());
+  // a hears of it now, not at the stage deadline ten minutes away.
+  Pump(waiting);
+  EXPECT_EQ(waiting[0]->session->stage(), secagg::Stage::kAborted);
+  EXPECT_TRUE(waiting[0]->connection->ended());
+  EXPECT_THAT(waiting[0]->connection->end_status().message(), HasSubstr("superseded"));
+  auto outcome = core_->AwaitResult(old_round, absl::Now());
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_FALSE((*outcome)->result.ok());
+  // Another job's round and the new round are untouched.
+  EXPECT_EQ(core_->AwaitResult(other_job, absl::Now()).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(core_->AwaitResult(newer, absl::Now()).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+}
+
 TEST_F(AggregatorCoreTest, UnfetchedResultsExpire) {
   AggregatorCore core(ca_.cert_pem, nullptr, absl::Hours(1));
   secagg::RoundContext round{"job", 6};
