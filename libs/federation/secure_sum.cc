@@ -38,7 +38,7 @@ std::set<std::string> SecureSumMembers(const StepPlan& step) {
 }
 
 absl::StatusOr<SecureSumTask> PlanSecureSum(const StepPlan& step, const std::string& aggregator) {
-  const int n = static_cast<int>(SecureSumMembers(step).size());
+  const int n = static_cast<int>(step.expected.size());
   if (n < 2) {
     return absl::FailedPreconditionError(absl::StrCat(
         "secure aggregation needs at least 2 institutions in a step, step ", step.step_id,

@@ -41,10 +41,10 @@ namespace flsailer::federation {
 // every later round; one that returns joins the next step.
 std::set<std::string> SecureSumMembers(const StepPlan& step);
 
-// The settings for `step` with the aggregator at `aggregator` (host:port), for its
-// SecureSumMembers. FailedPrecondition for a cohort of one (a sum of one is that institution's
-// own numbers) or one too large for any scale; InvalidArgument for a step after the statistics
-// without a cell count.
+// The settings for a round of `step.expected` (SecureSumMembers already applied) with the
+// aggregator at `aggregator` (host:port). FailedPrecondition for a cohort of one (a sum of one
+// is that institution's own numbers) or one too large for any scale; InvalidArgument for a step
+// after the statistics without a cell count.
 absl::StatusOr<SecureSumTask> PlanSecureSum(const StepPlan& step, const std::string& aggregator);
 
 }  // namespace flsailer::federation

@@ -46,7 +46,9 @@ TEST(SecureSumTest, AbsentInstitutionsAreLeftOutWhileEnoughRemain) {
   step.min_contributors = 3;
   step.absent = {"site-3"};
   EXPECT_EQ(SecureSumMembers(step), (std::set<std::string>{"site-0", "site-1", "site-2"}));
-  auto task = PlanSecureSum(step, "agg:1");
+  StepPlan round = step;
+  round.expected = SecureSumMembers(step);
+  auto task = PlanSecureSum(round, "agg:1");
   ASSERT_TRUE(task.ok()) << task.status();
   // Planned for its three members: the minimum 3 is above their majority (among all four it
   // would be the default majority, 0).

@@ -15,11 +15,10 @@ namespace {
 
 class SecureAggregation final : public federation::Aggregation {
  public:
-  SecureAggregation(federation::StepPlan plan, std::set<std::string> members,
-                    federation::SecureSumTask task, secagg::RoundContext context,
-                    std::shared_ptr<grpc::Channel> channel)
+  // `plan.expected` holds the round's members.
+  SecureAggregation(federation::StepPlan plan, federation::SecureSumTask task,
+                    secagg::RoundContext context, std::shared_ptr<grpc::Channel> channel)
       : plan_(std::move(plan)),
-        members_(std::move(members)),
         task_(std::move(task)),
         context_(std::move(context)),
         channel_(std::move(channel)) {}
@@ -27,7 +26,7 @@ class SecureAggregation final : public federation::Aggregation {
   absl::Status Add(const std::string& contributor, absl::Span<const double> values,
                    double weight) override {
     FLS_RETURN_IF_ERROR(
-        federation::CheckContributor(members_, acknowledged_, contributor, weight));
+        federation::CheckContributor(plan_.expected, acknowledged_, contributor, weight));
     if (!values.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "'", contributor, "' sent ", values.size(), " values to the coordinator; step ",
@@ -39,7 +38,7 @@ class SecureAggregation final : public federation::Aggregation {
   }
 
   const std::set<std::string>& contributors() const override { return acknowledged_; }
-  const std::set<std::string>& members() const override { return members_; }
+  const std::set<std::string>& members() const override { return plan_.expected; }
 
   absl::StatusOr<federation::AggregateResult> Finish(absl::Duration wait) override {
     absl::StatusOr<aggregator::RoundResult> round =
@@ -76,7 +75,6 @@ class SecureAggregation final : public federation::Aggregation {
 
  private:
   const federation::StepPlan plan_;
-  const std::set<std::string> members_;
   const federation::SecureSumTask task_;
   const secagg::RoundContext context_;
   const std::shared_ptr<grpc::Channel> channel_;
@@ -91,11 +89,12 @@ SecureAggregator::SecureAggregator(std::string job_id, SecureAggregationOptions 
 
 absl::StatusOr<std::unique_ptr<federation::Aggregation>> SecureAggregator::Begin(
     const federation::StepPlan& step) {
+  federation::StepPlan round = step;
+  round.expected = federation::SecureSumMembers(step);
   FLS_ASSIGN_OR_RETURN(federation::SecureSumTask task,
-                       federation::PlanSecureSum(step, options_.address));
+                       federation::PlanSecureSum(round, options_.address));
   secagg::RoundContext context{job_id_, static_cast<uint64_t>(step.step_id)};
-  std::set<std::string> members = federation::SecureSumMembers(step);
-  const std::vector<std::string> institutions(members.begin(), members.end());
+  const std::vector<std::string> institutions(round.expected.begin(), round.expected.end());
   absl::Status opened = aggregator::OpenRound(options_.channel, context, institutions, task.config,
                                               stage_timeout_);
   if (!opened.ok()) {
@@ -103,7 +102,7 @@ absl::StatusOr<std::unique_ptr<federation::Aggregation>> SecureAggregator::Begin
                                                     " did not open the secure sum of step ",
                                                     step.step_id, ": ", opened.message()));
   }
-  return std::make_unique<SecureAggregation>(step, std::move(members), std::move(task),
+  return std::make_unique<SecureAggregation>(std::move(round), std::move(task),
                                              std::move(context), options_.channel);
 }
 
