@@ -74,6 +74,7 @@ std::string EncodeHeader(const CheckpointHeader& h) {
   w.Put<float>(c.kl_beta);
   w.Put<uint8_t>(static_cast<uint8_t>(c.input_weighting));
   w.Put<uint8_t>(static_cast<uint8_t>(c.mi_bound));
+  w.Put<float>(c.shallow_cell_weight_cap);
   w.Put<int32_t>(h.layout.version);
   w.Put<uint32_t>(static_cast<uint32_t>(h.layout.entries.size()));
   for (const ParameterLayout::Entry& e : h.layout.entries) {
@@ -228,10 +229,9 @@ absl::StatusOr<CheckpointHeader> ReadCheckpoint(
         absl::StrCat(path, ": not an FL-Sailer model checkpoint (bad magic number)"));
   }
   FLS_ASSIGN_OR_RETURN(uint32_t version, in.Get<uint32_t>("the format version"));
-  if (version != kCheckpointFormatVersion && version != kCheckpointFormatVersion - 1) {
+  if (version < 1 || version > kCheckpointFormatVersion) {
     return absl::FailedPreconditionError(absl::StrCat(path, ": checkpoint format version ",
-                                                      version, ", this build reads ",
-                                                      kCheckpointFormatVersion - 1, " and ",
+                                                      version, ", this build reads 1 to ",
                                                       kCheckpointFormatVersion));
   }
 
@@ -261,6 +261,10 @@ absl::StatusOr<CheckpointHeader> ReadCheckpoint(
       return in.Corrupt("unknown mutual-information bound");
     }
     c.mi_bound = static_cast<MiBound>(bound);
+  }
+  c.shallow_cell_weight_cap = 1.0f;  // versions 1 and 2 had none
+  if (version >= 3) {
+    FLS_ASSIGN_OR_RETURN(c.shallow_cell_weight_cap, in.Get<float>("the configuration"));
   }
   if (absl::Status s = c.Validate(); !s.ok()) {
     return in.Corrupt(absl::StrCat("invalid configuration: ", s.message()));

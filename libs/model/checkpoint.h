@@ -7,7 +7,8 @@
 //            decoder_hidden, int32 latent_dim, int32 num_batches, uint8 depth_covariate,
 //            float leaky_relu_slope, float pos_weight, float mi_lambda, float kl_beta,
 //            uint8 input_weighting, uint8 mi_bound (from format version 2; version 1 files,
-//            which lack it, are read as kPairwiseKl)
+//            which lack it, are read as kPairwiseKl), float shallow_cell_weight_cap (from
+//            version 3; older files are read as 1)
 //   layout:  int32 layout version, uint32 entries, per entry: uint32 length + name bytes,
 //            uint32 ndim + int64[ndim] shape, int64 offset, uint8 buffer; int64 size
 //   state:   int32 epochs_trained, uint8 has_optimizer_state, then (if set) per layout entry
@@ -30,7 +31,7 @@
 
 namespace flsailer::model::internal {
 
-inline constexpr uint32_t kCheckpointFormatVersion = 2;
+inline constexpr uint32_t kCheckpointFormatVersion = 3;
 
 // Which optimizer produced an entry's moments (they mean different things).
 enum class OptimizerKind : uint8_t { kNone = 0, kAdam = 1, kMuon = 2 };

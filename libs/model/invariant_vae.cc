@@ -46,6 +46,7 @@
 #include "libs/model/input_dropout.h"
 #include "libs/model/kernels.h"
 #include "libs/model/muon.h"
+#include "libs/model/open_peak_weights.h"
 
 namespace flsailer::model {
 namespace {
@@ -187,30 +188,32 @@ void SparseFirstLayer(const Minibatch& mb, const float* w1, int64_t h, float* ou
   }
 }
 
-// BCE with logits and pos_weight, summed over a block of cells, with the dense target never
-// formed: every peak is first treated as closed (loss softplus(l), gradient sigmoid(l)), then
-// the open peaks are corrected (loss pos_weight * softplus(-l), gradient
-// -pos_weight * (1 - sigmoid(l))). `logits` ([n, p], rows in minibatch order) is overwritten by
-// the gradient; `scratch` is a buffer of the same shape. Returns the summed loss.
-double BceInPlace(at::Tensor& logits, at::Tensor& scratch, const Minibatch& mb, int64_t first,
-                  float pos_weight) {
+// BCE with logits, summed over the cells of a minibatch, with the dense target never formed:
+// every peak is first treated as closed (loss softplus(l), gradient sigmoid(l)), then the open
+// peaks of cell i are corrected (loss w_i * softplus(-l), gradient -w_i * (1 - sigmoid(l))),
+// w_i from internal::OpenPeakWeights (pos_weight, raised for shallow cells up to
+// shallow_cell_weight_cap). `logits` ([mb.size, p]) is overwritten by the gradient; `scratch` is
+// a buffer of the same shape. Returns the summed loss.
+double BceInPlace(at::Tensor& logits, at::Tensor& scratch, const Minibatch& mb,
+                  const VaeConfig& config) {
+  std::vector<float> open_weight;
+  internal::OpenPeakWeights(mb.offsets, config.pos_weight, config.shallow_cell_weight_cap,
+                            &open_weight);
   at::softplus_out(scratch, logits);
   double loss = scratch.sum(at::kDouble).item<double>();
   const int64_t n = logits.size(0), p = logits.size(1);
   float* l = logits.data_ptr<float>();
   for (int64_t i = 0; i < n; ++i) {
-    const int64_t cell = first + i;
-    for (int64_t k = mb.offsets[cell]; k < mb.offsets[cell + 1]; ++k) {
+    for (int64_t k = mb.offsets[i]; k < mb.offsets[i + 1]; ++k) {
       const double x = l[i * p + mb.peaks[k]];
-      loss += pos_weight * Softplus(-x) - Softplus(x);
+      loss += open_weight[i] * Softplus(-x) - Softplus(x);
     }
   }
   at::sigmoid_(logits);
   for (int64_t i = 0; i < n; ++i) {
-    const int64_t cell = first + i;
-    for (int64_t k = mb.offsets[cell]; k < mb.offsets[cell + 1]; ++k) {
+    for (int64_t k = mb.offsets[i]; k < mb.offsets[i + 1]; ++k) {
       float& g = l[i * p + mb.peaks[k]];
-      g = pos_weight * (g - 1.0f);
+      g = open_weight[i] * (g - 1.0f);
     }
   }
   return loss;
@@ -721,7 +724,7 @@ VaeImpl::StepLoss VaeImpl::TrainStep(const Covariates& cov, double kl_w, float l
     at::addmm_out(grad_logits, V(out_.b), hid, V(out_.w).t());
   }
   loss.reconstruction =
-      BceInPlace(grad_logits, scratch, mb, 0, config_.pos_weight) / static_cast<double>(size);
+      BceInPlace(grad_logits, scratch, mb, config_) / static_cast<double>(size);
   const double w = config_.kl_beta * kl_w;
   loss.total = w * kl_value + (1 + lambda) * loss.reconstruction + lambda * w * mi_value;
   if (!std::isfinite(loss.total)) return loss;  // nothing is updated
@@ -900,7 +903,7 @@ absl::StatusOr<double> VaeImpl::ReconstructionImpl(const data::CsrMatrix& x,
     at::Tensor logits = logits_buffer.narrow(0, 0, mb.size);
     at::Tensor scratch = scratch_buffer.narrow(0, 0, mb.size);
     at::addmm_out(logits, V(out_.b), hidden, V(out_.w).t());
-    total += BceInPlace(logits, scratch, mb, 0, config_.pos_weight);
+    total += BceInPlace(logits, scratch, mb, config_);
   }
   return total / static_cast<double>(x.rows);
 }

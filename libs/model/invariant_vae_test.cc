@@ -165,6 +165,9 @@ TEST(VaeConfigTest, RejectsBadConfigurations) {
   bad.kl_beta = std::numeric_limits<float>::infinity();
   EXPECT_THAT(bad.Validate().message(), HasSubstr("kl_beta"));
   bad = c;
+  bad.shallow_cell_weight_cap = 0.5f;
+  EXPECT_THAT(bad.Validate().message(), HasSubstr("shallow_cell_weight_cap"));
+  bad = c;
   bad.input_dim = 1 << 30;
   bad.encoder_hidden = {1 << 20};
   EXPECT_THAT(bad.Validate().message(), HasSubstr("too large"));
@@ -326,6 +329,30 @@ TEST(TrainTest, ReducesLossAndSeparatesGroups) {
   ASSERT_TRUE(rec.ok()) << rec.status();
   EXPECT_GT(*rec, 0);
   EXPECT_LT(*rec, 2 * r->final_reconstruction);
+}
+
+// The cap weighs up the open peaks of cells shallower than their minibatch's median, so it
+// changes training only when the cells' open peaks differ.
+TEST(TrainTest, ShallowCellWeightActsOnlyWhenDepthsDiffer) {
+  auto train = [](const data::CsrMatrix& x, float cap) {
+    VaeConfig c = SmallConfig(x.cols);
+    c.shallow_cell_weight_cap = cap;
+    std::unique_ptr<InvariantVae> m = MustCreate(c);
+    EXPECT_TRUE(m->Train(x, DepthOnly(x), FastOptions(2)).ok());
+    return m->GetParameters();
+  };
+  // Every cell has open peaks {i % 5, 5 + i % 7, 12 + i % 3}: the same depth.
+  data::CsrBuilder b(15, /*binary=*/true);
+  for (int32_t i = 0; i < 60; ++i) {
+    b.Add(i % 5, 1);
+    b.Add(5 + i % 7, 1);
+    b.Add(12 + i % 3, 1);
+    b.FinishRow();
+  }
+  const data::CsrMatrix even = std::move(b).Finish();
+  EXPECT_EQ(train(even, 1), train(even, 4));
+  const Synthetic s = MakeData(60, 30, 2, 1, 0, 3);
+  EXPECT_NE(train(s.x, 1), train(s.x, 4));
 }
 
 TEST(TrainTest, WarmupIsReconstructionOnly) {
@@ -632,6 +659,7 @@ TEST(CheckpointTest, ContinuedTrainingMatchesInMemory) {
   Synthetic s = MakeData(100, 50, 2, 2, 0.3, 11);
   VaeConfig c = SmallConfig(50);
   c.num_batches = 2;
+  c.shallow_cell_weight_cap = 3;  // the checkpoint must keep it for training to continue alike
   Covariates cov = DepthOnly(s.x);
   cov.batch = s.batch;
   for (LocalOptimizer opt : {LocalOptimizer::kAdam, LocalOptimizer::kMuonEqR}) {
@@ -647,6 +675,7 @@ TEST(CheckpointTest, ContinuedTrainingMatchesInMemory) {
     EXPECT_EQ((*loaded)->GetParameters(), m->GetParameters());
     EXPECT_EQ((*loaded)->epochs_trained(), 2);
     EXPECT_EQ((*loaded)->config().num_batches, 2);
+    EXPECT_EQ((*loaded)->config().shallow_cell_weight_cap, 3.0f);
     ASSERT_TRUE(m->Train(s.x, cov, o).ok());
     ASSERT_TRUE((*loaded)->Train(s.x, cov, o).ok());
     EXPECT_EQ((*loaded)->GetParameters(), m->GetParameters());
@@ -708,34 +737,53 @@ TEST(CheckpointTest, BadFilesAreClearErrors) {
   EXPECT_FALSE(m->SaveCheckpoint("/nonexistent-dir/x.ckpt").ok());
 }
 
-// Format version 1 predates the MI bound byte; such files load with the pairwise bound.
-TEST(CheckpointTest, VersionOneFilesLoadWithThePairwiseBound) {
+// Format version 1 predates the MI bound byte and version 2 the shallow-cell weight cap; such
+// files load with the pairwise bound and no cap, with their parameters.
+TEST(CheckpointTest, OlderFormatVersionsLoadWithTheirDefaults) {
   VaeConfig c = SmallConfig(20);
   c.mi_bound = MiBound::kPairwiseKl;
+  c.shallow_cell_weight_cap = 2.5f;
   std::unique_ptr<InvariantVae> m = MustCreate(c);
-  const std::string path = TempPath("v1.ckpt");
+  const std::string path = TempPath("old.ckpt");
   ASSERT_TRUE(m->SaveCheckpoint(path).ok());
   std::string bytes = ReadAll(path);
   // magic 8, version 4, input_dim 4, two size lists of 2 (4 + 8 each), latent_dim 4,
-  // num_batches 4, depth flag 1, four floats 16, input weighting 1: the bound comes next.
+  // num_batches 4, depth flag 1, four floats 16, input weighting 1: the bound, then the cap.
   const size_t bound_at = 8 + 4 + 4 + 12 + 12 + 4 + 4 + 1 + 16 + 1;
   ASSERT_EQ(bytes[bound_at], static_cast<char>(MiBound::kPairwiseKl));
+  float cap = 0;
+  std::memcpy(&cap, &bytes[bound_at + 1], sizeof(cap));
+  ASSERT_EQ(cap, 2.5f);
+  auto load = [&](std::string file, char version) {
+    file[8] = version;
+    const uint32_t crc = static_cast<uint32_t>(crc32(
+        0, reinterpret_cast<const Bytef*>(file.data()), static_cast<uInt>(file.size() - 4)));
+    std::memcpy(&file[file.size() - 4], &crc, sizeof(crc));
+    WriteAll(path, file);
+    return InvariantVae::LoadCheckpoint(path);
+  };
   std::string unknown = bytes;
   unknown[bound_at] = 7;
-  WriteAll(path, unknown);
-  EXPECT_THAT(InvariantVae::LoadCheckpoint(path).status().message(),
-              HasSubstr("unknown mutual-information bound"));
+  EXPECT_THAT(load(unknown, 3).status().message(), HasSubstr("unknown mutual-information bound"));
+  std::string below_one = bytes;
+  const float half = 0.5f;
+  std::memcpy(&below_one[bound_at + 1], &half, sizeof(half));
+  EXPECT_THAT(load(below_one, 3).status().message(), HasSubstr("shallow_cell_weight_cap"));
 
-  bytes.erase(bound_at, 1);
-  bytes[8] = 1;  // format version 1
-  const uint32_t crc = static_cast<uint32_t>(
-      crc32(0, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size() - 4)));
-  std::memcpy(&bytes[bytes.size() - 4], &crc, sizeof(crc));
-  WriteAll(path, bytes);
-  absl::StatusOr<std::unique_ptr<InvariantVae>> loaded = InvariantVae::LoadCheckpoint(path);
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  EXPECT_EQ((*loaded)->config().mi_bound, MiBound::kPairwiseKl);
-  EXPECT_EQ((*loaded)->GetParameters(), m->GetParameters());
+  std::string version_two = bytes;
+  version_two.erase(bound_at + 1, sizeof(float));
+  absl::StatusOr<std::unique_ptr<InvariantVae>> two = load(version_two, 2);
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_EQ((*two)->config().shallow_cell_weight_cap, 1.0f);
+  EXPECT_EQ((*two)->GetParameters(), m->GetParameters());
+
+  std::string version_one = version_two;
+  version_one.erase(bound_at, 1);
+  absl::StatusOr<std::unique_ptr<InvariantVae>> one = load(version_one, 1);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ((*one)->config().mi_bound, MiBound::kPairwiseKl);
+  EXPECT_EQ((*one)->config().shallow_cell_weight_cap, 1.0f);
+  EXPECT_EQ((*one)->GetParameters(), m->GetParameters());
   std::remove(path.c_str());
 }
 
@@ -875,6 +923,7 @@ TEST(StatisticsTest, SmallDataGetANarrowerNetworkAndAStrongerKl) {
   EXPECT_EQ(small.encoder_hidden, (std::vector<int32_t>{50, 25}));
   EXPECT_EQ(small.decoder_hidden, (std::vector<int32_t>{25, 50}));
   EXPECT_NEAR(small.kl_beta, 5854.0 / 400.0, 1e-4);
+  EXPECT_NEAR(small.shallow_cell_weight_cap, std::sqrt(5854.0 / 400.0), 1e-5);
   EXPECT_EQ(small.mi_bound, MiBound::kPairwiseKl);
   EXPECT_TRUE(small.Validate().ok());
   // granja2019_bmmc-like: 600 cells, 1,000 kept peaks - the defaults stand.
@@ -884,6 +933,7 @@ TEST(StatisticsTest, SmallDataGetANarrowerNetworkAndAStrongerKl) {
   EXPECT_EQ(large.encoder_hidden, defaults.encoder_hidden);
   EXPECT_EQ(large.decoder_hidden, defaults.decoder_hidden);
   EXPECT_EQ(large.kl_beta, defaults.kl_beta);
+  EXPECT_EQ(large.shallow_cell_weight_cap, 1.0f);
   EXPECT_EQ(large.mi_bound, MiBound::kMinibatchMixture);
   // Many peaks for the cells raise only the KL weight; a user's beta is scaled, not replaced.
   VaeConfig wide = defaults;
@@ -892,6 +942,7 @@ TEST(StatisticsTest, SmallDataGetANarrowerNetworkAndAStrongerKl) {
   ScaleConfigForCells(2000, &wide);
   EXPECT_EQ(wide.encoder_hidden, defaults.encoder_hidden);
   EXPECT_NEAR(wide.kl_beta, 2 * 3.0, 1e-5);
+  EXPECT_NEAR(wide.shallow_cell_weight_cap, std::sqrt(3.0), 1e-6);
   EXPECT_EQ(wide.mi_bound, MiBound::kMinibatchMixture);  // enough cells for the network
   // Tiny or unknown cohorts: widths never below 2; no cell count leaves the config alone.
   VaeConfig tiny = defaults;

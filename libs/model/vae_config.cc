@@ -68,6 +68,10 @@ absl::Status VaeConfig::Validate() const {
   if (!FiniteNonNegative(kl_beta)) {
     return absl::InvalidArgumentError(absl::StrCat("kl_beta must be >= 0, got ", kl_beta));
   }
+  if (!std::isfinite(shallow_cell_weight_cap) || shallow_cell_weight_cap < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("shallow_cell_weight_cap must be >= 1, got ", shallow_cell_weight_cap));
+  }
   switch (input_weighting) {
     case InputWeighting::kBinary:
     case InputWeighting::kIdf:
@@ -155,7 +159,10 @@ void ScaleConfigForCells(int64_t cells, VaeConfig* config) {
     cap(&config->decoder_hidden, config->decoder_hidden.size() - 1);
   }
   const double ratio = static_cast<double>(config->input_dim) / (8.0 * static_cast<double>(cells));
-  if (ratio > 1) config->kl_beta *= static_cast<float>(ratio);
+  if (ratio > 1) {
+    config->kl_beta *= static_cast<float>(ratio);
+    config->shallow_cell_weight_cap = static_cast<float>(std::sqrt(ratio));
+  }
   // Few cells for the network and many peaks per cell: memorisation is the risk. The pairwise
   // bound's cost grows with each cell's distance from the others, so it resists that; the
   // mixture estimate stops at log(minibatch) nats per cell.

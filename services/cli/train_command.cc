@@ -161,10 +161,13 @@ int RunTrain(int argc, char** argv) {
     config.mi_bound =
         mi_bound == "pairwise" ? model::MiBound::kPairwiseKl : model::MiBound::kMinibatchMixture;
   }
-  std::fprintf(stderr, "train: %lld cells x %d peaks: hidden %d/%d, kl_beta %.3g, %s MI bound\n",
+  std::fprintf(stderr,
+               "train: %lld cells x %d peaks: hidden %d/%d, kl_beta %.3g, %s MI bound, "
+               "shallow-cell weight up to %.3g\n",
                static_cast<long long>(ds->matrix.rows), config.input_dim,
                config.encoder_hidden.front(), config.encoder_hidden.back(), config.kl_beta,
-               config.mi_bound == model::MiBound::kPairwiseKl ? "pairwise" : "mixture");
+               config.mi_bound == model::MiBound::kPairwiseKl ? "pairwise" : "mixture",
+               config.shallow_cell_weight_cap);
   if (config.num_batches > 0) covariates.batch = batches.codes;
   options.epochs = *epochs > 0 ? static_cast<int32_t>(*epochs)
                               : model::RecommendedEpochs(ds->matrix.rows, options.batch_size);
