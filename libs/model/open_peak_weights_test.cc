@@ -1,6 +1,5 @@
 #include "libs/model/open_peak_weights.h"
 
-#include <cmath>
 #include <cstdint>
 #include <vector>
 
